@@ -1,0 +1,30 @@
+# speech_proactive: setup, tests and recipes.  `make` alone lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup test recipe-st clean
+
+PYTHON      := .venv/bin/python
+PYTEST_ARGS ?=
+TESTS       ?= tests
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+	  awk 'BEGIN { FS = ":.*## " } { printf "  %-10s %s\n", $$1, $$2 }'
+	@echo "  variables: PYTEST_ARGS='...' (extra pytest args), TESTS=path (default: tests)"
+
+setup: ## install system packages and the .venv (fast when already done)
+	bash scripts/setup.sh
+
+test: setup ## run the test suite offline (CPU only)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PYTHON) -m pytest -p no:flake8 -q $(PYTEST_ARGS) $(TESTS)
+
+recipe-st: setup ## run the simultaneous speech translation recipe (recipes/st/run.sh)
+	@if [ ! -f recipes/st/run.sh ]; then \
+	  echo "recipe-st: recipes/st/run.sh does not exist yet (the ST recipe has not been written)" >&2; \
+	  exit 1; \
+	fi
+	bash recipes/st/run.sh
+
+clean: ## remove .venv, egg-info and every __pycache__
+	rm -rf .venv *.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,124 @@
+"""Configuration dataclasses: shapes of each model part, and decoding options.
+
+Shapes only, no behaviour: every module that needs a number takes it from here, and a bundle stores these
+dataclasses as JSON so that it describes itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from speech_proactive import audio
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    n_mels: int = 80  # Whisper v1-v2 use 80 mel bins, large-v3 uses 128
+    # Whisper clamps log-mel to (max - 8) over the whole utterance, which is not causal; we clamp to
+    # (running max so far - 8), which is identical once the loudest frame has been heard.
+    dynamic_range_log10: float = 8.0
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Whisper `ModelDimensions` for the audio side, plus the streaming chunk size."""
+
+    n_mels: int = 80
+    n_audio_ctx: int = 1500  # positional table length in encoder frames (1500 = 30 s at 20 ms)
+    n_audio_state: int = 384
+    n_audio_head: int = 6
+    n_audio_layer: int = 4
+    chunk_ms: int = 320  # streaming unit: each chunk attends to itself and every earlier chunk
+
+    @property
+    def chunk_mel_frames(self) -> int:
+        return self.chunk_ms // audio.FRAME_MS  # 32 at 320 ms
+
+    @property
+    def chunk_enc_frames(self) -> int:
+        return self.chunk_mel_frames // audio.CONV_STRIDE  # 16 at 320 ms
+
+    def validate(self) -> None:
+        if self.chunk_ms <= 0 or self.chunk_ms % (audio.FRAME_MS * audio.CONV_STRIDE):
+            raise ValueError(
+                f"chunk_ms={self.chunk_ms} must be a positive multiple of "
+                f"{audio.FRAME_MS * audio.CONV_STRIDE} ms (one encoder frame)"
+            )
+        if self.n_audio_state % self.n_audio_head:
+            raise ValueError(f"n_audio_state={self.n_audio_state} not divisible by n_audio_head={self.n_audio_head}")
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    stack: int = 4  # encoder frames stacked into one LLM vector: 4 x 20 ms = 80 ms per vector
+    hidden: int = 512
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    # Target tokens restart their positions here (relative to the end of the prompt): the "group position
+    # encoding" of DESIGN.md section 2. 0 means target token t sits at the same position as source vector t.
+    target_position_offset: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
+
+    def validate(self) -> None:
+        self.encoder.validate()
+        if self.frontend.n_mels != self.encoder.n_mels:
+            raise ValueError(f"frontend n_mels={self.frontend.n_mels} != encoder n_mels={self.encoder.n_mels}")
+        if self.encoder.chunk_enc_frames % self.adapter.stack:
+            raise ValueError(
+                f"adapter stack={self.adapter.stack} must divide the {self.encoder.chunk_enc_frames} "
+                f"encoder frames of a {self.encoder.chunk_ms} ms chunk"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        return cls(
+            frontend=_build(FrontendConfig, d.get("frontend", {})),
+            encoder=_build(EncoderConfig, d.get("encoder", {})),
+            adapter=_build(AdapterConfig, d.get("adapter", {})),
+            layout=_build(LayoutConfig, d.get("layout", {})),
+        )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the model is asked to do: one prompt, so one model serves ASR and several translation directions."""
+
+    task: str = "st"  # "st" (speech translation) or "asr"
+    src_lang: str = "en"
+    tgt_lang: str = "de"
+
+    def prompt(self) -> str:
+        if self.task == "asr":
+            return f"<asr> {self.src_lang}:"
+        if self.task == "st":
+            return f"<st> {self.src_lang} > {self.tgt_lang}:"
+        raise ValueError(f"unknown task {self.task!r}; expected 'st' or 'asr'")
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    # A random or undertrained model may never emit EOS: cap the output relative to what was heard.
+    max_tokens_per_chunk: int = 8
+    max_tokens_extra: int = 16
+
+
+def _build(cls: type, d: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
+    return cls(**d)

@@ -1,0 +1,73 @@
+"""The speech LLM: streaming Whisper encoder -> adapter -> decoder-only LLM, plus its tokenizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from transformers import PreTrainedTokenizerBase
+
+from speech_proactive import tokenizer as tk
+from speech_proactive.adapter import Adapter
+from speech_proactive.config import ModelConfig, TaskSpec
+from speech_proactive.encoder import StreamingEncoder
+from speech_proactive.lm import StreamingLM
+
+
+@dataclass(frozen=True)
+class LLMSize:
+    """Shape of a randomly initialised Qwen2-style LLM, for when no pretrained LLM directory is given."""
+
+    hidden_size: int = 256
+    intermediate_size: int = 768
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 4096
+    tie_word_embeddings: bool = True  # saves vocab x hidden parameters; an untrained tied model echoes its input
+
+
+def random_llm(size: LLMSize, vocab_size: int, seed: int = 0) -> nn.Module:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    cfg = Qwen2Config(vocab_size=vocab_size, **size.__dict__)
+    torch.manual_seed(seed)
+    return Qwen2ForCausalLM(cfg)
+
+
+class SpeechLLM(nn.Module):
+    def __init__(self, cfg: ModelConfig, llm: nn.Module, tokenizer: PreTrainedTokenizerBase):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self.encoder = StreamingEncoder(cfg.encoder)
+        self.lm = StreamingLM(llm, cfg.layout.target_position_offset)
+        self.adapter = Adapter(cfg.adapter, cfg.encoder.n_audio_state, self.lm.hidden_size)
+        if len(tokenizer) > self.lm.vocab_size:
+            raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the LLM's vocabulary only "
+                             f"{self.lm.vocab_size}: they do not belong together")
+        self.start_id = tk.start_id(tokenizer)
+        self.eos_id = tk.eos_id(tokenizer)
+
+    @property
+    def vectors_per_chunk(self) -> int:
+        return self.cfg.encoder.chunk_enc_frames // self.cfg.adapter.stack
+
+    @property
+    def device(self) -> torch.device:
+        return self.adapter.proj_in.weight.device
+
+    def prompt_ids(self, task: TaskSpec) -> Tensor:
+        ids = self.tokenizer(task.prompt(), add_special_tokens=False)["input_ids"]
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
+
+    def source_vectors(self, mel: Tensor) -> Tensor:
+        """[B, n_mels, T] -> [B, S, d_llm] with the streaming (block-causal) encoder, in one pass."""
+        return self.adapter(self.encoder.forward_blockwise(mel))
+
+    def target_ids(self, text: str) -> Tensor:
+        """`<start> y_1 .. y_L <eos>`: position t's outputs predict token t + 1."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return torch.tensor([self.start_id, *ids, self.eos_id], dtype=torch.long, device=self.device)

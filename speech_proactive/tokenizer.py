@@ -1,0 +1,50 @@
+"""Tokenizers: a byte-level BPE trained offline on the training text, or a pretrained LLM's own tokenizer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
+TASK_TOKENS = ("<st>", "<asr>", "<qa>")  # prompts start with one, so a task is never split into pieces
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokenizerFast:
+    """Byte-level BPE (no unknown characters possible) trained on `texts`, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, BOS, EOS, UNK, *TASK_TOKENS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS,
+                                   unk_token=UNK, additional_special_tokens=list(TASK_TOKENS))
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    path = Path(path)
+    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+        raise FileNotFoundError(f"{path}: no tokenizer.json or tokenizer_config.json (not a tokenizer folder)")
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def start_id(tok: PreTrainedTokenizerBase) -> int:
+    """The token every target starts from (its outputs predict the first target token)."""
+    tid = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    if tid is None:
+        raise ValueError("tokenizer has neither a BOS nor an EOS token; cannot mark where the output starts")
+    return int(tid)
+
+
+def eos_id(tok: PreTrainedTokenizerBase) -> int:
+    if tok.eos_token_id is None:
+        raise ValueError("tokenizer has no EOS token; cannot tell when an output ends")
+    return int(tok.eos_token_id)

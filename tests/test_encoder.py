@@ -1,0 +1,78 @@
+"""Invariants of the streaming encoder: chunk by chunk == one block-causal pass; full mode == Whisper."""
+
+import pytest
+import torch
+import whisper.model
+
+from speech_proactive.checkpoint import load_whisper_encoder
+from speech_proactive.config import EncoderConfig
+from speech_proactive.encoder import EncoderState, StreamingEncoder
+
+
+def _encoder(chunk_ms: int, seed: int = 0) -> StreamingEncoder:
+    torch.manual_seed(seed)
+    cfg = EncoderConfig(n_mels=80, n_audio_ctx=400, n_audio_state=32, n_audio_head=4, n_audio_layer=2,
+                        chunk_ms=chunk_ms)
+    return StreamingEncoder(cfg).eval()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_streaming_equals_blockwise(seed):
+    g = torch.Generator().manual_seed(seed)
+    chunk_ms = 20 * int(torch.randint(1, 33, (1,), generator=g))  # 20 .. 640 ms
+    n_mel = int(torch.randint(1, 700, (1,), generator=g))  # any length, odd tails included
+    enc = _encoder(chunk_ms, seed)
+    mel = torch.randn(2, 80, n_mel, generator=g)
+    with torch.no_grad():
+        batch = enc.forward_blockwise(mel)
+        state = EncoderState()
+        streamed = torch.cat([enc.step(c, state) for c in mel.split(enc.cfg.chunk_mel_frames, dim=2)], dim=1)
+    assert batch.shape == (2, (n_mel + 1) // 2, 32)
+    torch.testing.assert_close(streamed, batch)
+
+
+def test_chunk_never_sees_the_future():
+    enc = _encoder(320)
+    mel = torch.randn(1, 80, 128)
+    changed = mel.clone()
+    changed[:, :, 64:] = torch.randn(1, 80, 64)  # change chunks 2 and 3
+    with torch.no_grad():
+        a, b = enc.forward_blockwise(mel), enc.forward_blockwise(changed)
+    torch.testing.assert_close(a[:, :32], b[:, :32])  # chunks 0 and 1 (16 frames each) unchanged
+    assert not torch.allclose(a[:, 32:], b[:, 32:])
+
+
+def test_whisper_checkpoint_full_context_equals_whisper(tmp_path):
+    dims = whisper.model.ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=4,
+                                         n_audio_layer=2, n_vocab=64, n_text_ctx=8, n_text_state=64,
+                                         n_text_head=4, n_text_layer=1)
+    torch.manual_seed(1)
+    ref = whisper.model.Whisper(dims).eval()
+    path = tmp_path / "tiny-whisper.pt"
+    torch.save({"dims": dims.__dict__, "model_state_dict": ref.state_dict()}, path)
+    assert whisper.load_model(str(path), device="cpu").dims == dims  # a file whisper itself loads
+
+    cfg, state = load_whisper_encoder(path)
+    enc = StreamingEncoder(cfg).eval()
+    enc.load_state_dict(state)
+    mel = torch.randn(1, 80, 3000)  # 30 s, Whisper's fixed input
+    with torch.no_grad():
+        torch.testing.assert_close(enc.forward_full(mel), ref.encoder(mel))
+        assert enc.forward_full(mel[:, :, :700]).shape == (1, 350, 64)  # no 30 s padding needed
+
+
+def test_too_long_for_positional_table_is_a_clear_error():
+    enc = _encoder(320)
+    with pytest.raises(ValueError, match="positional table"):
+        enc.forward_blockwise(torch.randn(1, 80, 801))
+    state = EncoderState()
+    with torch.no_grad():
+        for _ in range(25):
+            enc.step(torch.randn(1, 80, 32), state)
+        with pytest.raises(ValueError, match="n_audio_ctx=400"):
+            enc.step(torch.randn(1, 80, 32), state)
+
+
+def test_bad_chunk_size_rejected():
+    with pytest.raises(ValueError, match="multiple of 20 ms"):
+        EncoderConfig(chunk_ms=330).validate()

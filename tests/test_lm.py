@@ -1,0 +1,114 @@
+"""Invariant: the incremental READ/WRITE loop over one KV cache gives the batch logits of the streaming mask."""
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from speech_proactive import layout
+from speech_proactive.layout import Entries
+from speech_proactive.lm import LMState, StreamingLM
+
+D = 32
+
+
+def _llm(family: str) -> StreamingLM:
+    torch.manual_seed(0)
+    common = dict(vocab_size=97, hidden_size=D, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=512)
+    model = Qwen2ForCausalLM(Qwen2Config(**common)) if family == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
+    return StreamingLM(model.eval(), target_position_offset=0)
+
+
+def random_schedule(g: torch.Generator, n_source: int, n_target: int) -> torch.Tensor:
+    return torch.sort(torch.randint(0, n_source + 1, (n_target,), generator=g)).values
+
+
+def stream(lm: StreamingLM, prefix, source, target, vis, g) -> torch.Tensor:
+    """Incremental loop: read source in random pieces, speculatively write and undo as a policy would."""
+    st, n, outs = LMState(), 0, []
+    lm.start(st, prefix)
+    for t in range(len(target)):
+        while n < int(vis[t]):
+            k = min(int(vis[t]) - n, int(torch.randint(1, 4, (1,), generator=g)))
+            lm.write(st, int(target[t]))  # peek at the next-token distribution ...
+            lm.unwrite(st)  # ... then decide to READ: the peeked entry must leave no trace
+            lm.read(st, source[n:n + k])
+            n += k
+        outs.append(lm.write(st, int(target[t])).logits[0, 0])
+    lm.read(st, source[n:])  # trailing audio after the last token changes nothing already written
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "llama"])
+@pytest.mark.parametrize("seed", range(4))
+def test_streaming_equals_batch(family, seed):
+    lm = _llm(family)
+    g = torch.Generator().manual_seed(seed)
+    P, S, T = int(torch.randint(1, 6, (1,), generator=g)), int(torch.randint(1, 30, (1,), generator=g)), 8
+    prefix, target = torch.randint(0, 97, (P,), generator=g), torch.randint(0, 97, (T,), generator=g)
+    source = torch.randn(S, D, generator=g)
+    vis = random_schedule(g, S, T)
+    with torch.no_grad():
+        batch = lm.forward_sequence(prefix, source, target, vis).logits[0]
+        streamed = stream(lm, prefix, source, target, vis, g)
+    torch.testing.assert_close(streamed, batch, atol=1e-5, rtol=1e-5)
+
+
+def test_schedule_matters():
+    """Guard against a mask that is silently ignored: different schedules must give different logits."""
+    lm = _llm("qwen2")
+    prefix, source, target = torch.tensor([1, 2]), torch.randn(12, D), torch.tensor([5, 6, 7])
+    with torch.no_grad():
+        early = lm.forward_sequence(prefix, source, target, torch.tensor([0, 1, 2])).logits
+        late = lm.forward_sequence(prefix, source, target, torch.tensor([12, 12, 12])).logits
+    assert not torch.allclose(early, late, atol=1e-4)
+
+
+def test_shared_source_copies_equal_separate_passes():
+    """[prompt ; source ; target copy 0 ; copy 1] in one pass == each copy in its own pass (used by training)."""
+    lm = _llm("qwen2")
+    prefix, source, target = torch.tensor([3, 4, 5]), torch.randn(10, D), torch.tensor([7, 8, 9, 10])
+    full, partial = torch.full((4,), 10), torch.tensor([1, 3, 3, 8])
+    entries = layout.sequence(3, 10, [full, partial])
+    embeds = torch.cat([lm.embed(prefix), source, lm.embed(target), lm.embed(target)])[None]
+    with torch.no_grad():
+        shared = lm.run(embeds, [entries], [entries], [3]).logits[0, 13:]
+        sep_full = lm.forward_sequence(prefix, source, target, full).logits[0]
+        sep_partial = lm.forward_sequence(prefix, source, target, partial).logits[0]
+    torch.testing.assert_close(shared[:4], sep_full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shared[4:], sep_partial, atol=1e-5, rtol=1e-5)
+
+
+def test_mask_rules():
+    e = layout.sequence(2, 3, [torch.tensor([1, 3])])
+    a = layout.allowed(e, e)
+    src, tgt = slice(2, 5), slice(5, 7)
+    assert not a[src, tgt].any()  # source never sees target
+    assert a[:, :2][2:].all()  # everyone after the prompt sees the whole prompt
+    assert a[src, src].equal(torch.tril(torch.ones(3, 3, dtype=torch.bool)))  # source is causal
+    assert a[5, src].tolist() == [True, False, False] and a[6, src].tolist() == [True, True, True]
+    assert a[5, 6].item() is False and a[6, 5].item() is True  # target causal within its copy
+    positions = e.positions(n_prefix=2)
+    assert positions.tolist() == [0, 1, 2, 3, 4, 2, 3]  # source and target groups both start after the prompt
+
+
+def test_pad_entries_are_invisible_and_safe():
+    e = layout.sequence(1, 2, [torch.tensor([2])]).cat(Entries.group(layout.PAD, 2))
+    a = layout.allowed(e, e)
+    assert not a[:4, 4:].any() and a.any(dim=1).all()  # nobody sees PAD; every row sees something
+
+
+@pytest.mark.parametrize("bad", [torch.tensor([2, 1]), torch.tensor([0, 4]), torch.tensor([-1, 0])])
+def test_bad_schedule_rejected(bad):
+    with pytest.raises(ValueError, match="schedule"):
+        layout.sequence(1, 3, [bad])
+
+
+def test_unwrite_refuses_source():
+    lm = _llm("qwen2")
+    st = LMState()
+    with torch.no_grad():
+        lm.start(st, torch.tensor([1]))
+        lm.read(st, torch.randn(2, D))
+    with pytest.raises(RuntimeError, match="not a target"):
+        lm.unwrite(st)

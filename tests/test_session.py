@@ -1,0 +1,97 @@
+"""The whole streaming path (audio chunks -> frontend -> encoder cache -> adapter -> LLM cache -> policy)
+equals the batch model run on the whole utterance with the read schedule the session actually followed."""
+
+import numpy as np
+import pytest
+import torch
+
+from speech_proactive import audio
+from speech_proactive.config import DecodeOptions, TaskSpec
+from speech_proactive.frontend import log_mel
+from speech_proactive.policies import Offline, WaitK
+from speech_proactive.session import Session
+
+
+def run(session: Session, samples: np.ndarray, push_sizes: list[int]) -> Session:
+    session.reset()
+    i = 0
+    for n in push_sizes:
+        session.push_audio(samples[i:i + n])
+        i += n
+    session.push_audio(samples[i:], finished=True)
+    return session
+
+
+def batch_logits(model, samples, task, tokens, n_source):
+    with torch.no_grad():
+        source = model.source_vectors(log_mel(samples, model.cfg.frontend)[None])[0]
+        target = torch.tensor([model.start_id, *tokens])
+        vis = torch.tensor([*n_source, len(source)])  # the final EOS query saw everything
+        return model.lm.forward_sequence(model.prompt_ids(task), source, target, vis).logits[0], len(source)
+
+
+@pytest.mark.parametrize("policy", [WaitK(k=2, tokens_per_chunk=1), WaitK(k=1, tokens_per_chunk=3), Offline()])
+def test_session_equals_batch(model, speech, policy):
+    task = TaskSpec("st", "en", "de")
+    s = run(Session(model, policy, task, DecodeOptions(max_tokens_per_chunk=3, max_tokens_extra=4)), speech,
+            [5120] * 3 + [777, 3000])
+    tokens, n_source = s.state.tokens, s.state.token_n_source
+    assert len(tokens) > 3, "the random model should write something for this test to mean anything"
+    logits, n_total = batch_logits(model, speech, task, tokens, n_source)
+    # greedy: each written token is the argmax of the batch model under the same schedule
+    assert logits[:len(tokens)].argmax(-1).tolist() == tokens
+    assert s.state.lm.n_source == n_total  # every chunk of the utterance was read, none twice
+
+
+def test_push_sizes_do_not_matter(model, speech):
+    policy = WaitK(k=2, tokens_per_chunk=2)
+    a = run(Session(model, policy), speech, [])
+    b = run(Session(model, policy), speech, list(np.random.default_rng(0).integers(0, 3000, 12)))
+    assert a.state.tokens == b.state.tokens and a.state.token_n_source == b.state.token_n_source
+    assert a.state.tokens
+
+
+def test_wait_k_schedule(model, speech):
+    s = run(Session(model, WaitK(k=3, tokens_per_chunk=1), options=DecodeOptions(max_tokens_per_chunk=2)),
+            speech, [5120] * 5)
+    v = model.vectors_per_chunk
+    # the first token waits for 3 chunks; then one token per chunk while the input lasts
+    assert s.state.token_n_source[:3] == [3 * v, 4 * v, 5 * v]
+
+
+def test_offline_reads_everything_first(model, speech):
+    s = run(Session(model, Offline()), speech, [5120] * 4)
+    assert set(s.state.token_n_source) == {s.state.lm.n_source}
+
+
+def test_emissions_report_time_and_text(model, speech):
+    session = Session(model, WaitK(k=1, tokens_per_chunk=1))
+    step = audio.ms_to_samples(320)
+    emissions = []
+    for i in range(0, len(speech), step):
+        emissions += session.push_audio(speech[i:i + step], finished=i + step >= len(speech))
+    assert emissions and all(e.compute_ms >= 0 for e in emissions)
+    assert [e.source_ms for e in emissions] == sorted(e.source_ms for e in emissions)
+    assert "".join(e.text for e in emissions) == session.state.text
+    assert sum(len(e.token_ids) for e in emissions) == len(session.state.tokens)
+
+
+def test_prompt_selects_task(model, speech):
+    """One model, several tasks: the prompt changes what it writes."""
+    de = run(Session(model, Offline(), TaskSpec("st", "en", "de")), speech, []).state.tokens
+    asr = run(Session(model, Offline(), TaskSpec("asr", "en")), speech, []).state.tokens
+    assert de != asr
+
+
+def test_reset_gives_a_fresh_stream(model, speech):
+    session = Session(model, WaitK(k=2, tokens_per_chunk=1))
+    first = list(run(session, speech, []).state.tokens)
+    second = list(run(session, speech, []).state.tokens)
+    assert first == second
+
+
+def test_length_cap_for_models_that_never_stop(model, speech):
+    s = run(Session(model, Offline(), options=DecodeOptions(max_tokens_per_chunk=1, max_tokens_extra=2)),
+            speech, [])
+    n_chunks = -(-len(speech) // audio.ms_to_samples(320))
+    assert len(s.state.tokens) <= n_chunks + 2 and s.state.done
