@@ -53,13 +53,26 @@ def to_float32(samples: np.ndarray, source: str = "audio") -> np.ndarray:
     return out
 
 
+MAX_CHANNELS = 8  # more than this along both axes is not audio we can guess the layout of
+
+
 def to_mono(samples: np.ndarray, source: str = "audio") -> np.ndarray:
-    """(n,) is mono; (n, channels) is averaged over channels (soundfile's layout)."""
+    """(n,) is mono. 2-D input is averaged over its channel axis: soundfile's (n, channels) layout, or
+    (channels, n) as torchaudio and librosa return it, told apart by which axis is short (<= MAX_CHANNELS)."""
     if samples.ndim == 1:
         return samples
-    if samples.ndim == 2:
-        return samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
-    raise AudioError(f"{source}: expected (n_samples,) or (n_samples, channels), got shape {samples.shape}")
+    if samples.ndim != 2:
+        raise AudioError(f"{source}: expected (n_samples,) or (n_samples, channels), got shape {samples.shape}")
+    if 0 in samples.shape:
+        raise AudioError(f"{source}: empty audio (array of shape {samples.shape})")
+    n_rows, n_cols = samples.shape
+    if n_cols <= MAX_CHANNELS and n_rows >= n_cols:
+        channel_axis = 1
+    elif n_rows <= MAX_CHANNELS:
+        channel_axis = 0
+    else:
+        raise AudioError(f"{source}: shape {samples.shape} has no channel axis of at most {MAX_CHANNELS}")
+    return samples.mean(axis=channel_axis, dtype=np.float32)
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -87,10 +87,15 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         manifest = json.loads(mf.read_text())
     except json.JSONDecodeError as e:
         raise BundleError(f"{mf}: not valid JSON ({e})") from e
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{mf}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{mf}: format {manifest.get('format')!r}, expected {BUNDLE_FORMAT!r}")
     if manifest.get("version", 0) > BUNDLE_VERSION:
         raise BundleError(f"{mf}: bundle version {manifest['version']} is newer than this code ({BUNDLE_VERSION})")
+    missing = [k for k in ("model_config", "files") if not isinstance(manifest.get(k), dict)]
+    if missing:
+        raise BundleError(f"{mf}: missing or malformed field(s) {missing}")
     return manifest
 
 
@@ -113,7 +118,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     path = Path(path)
     manifest = read_manifest(path)
     verify_files(path, manifest, checksums)
-    cfg = ModelConfig.from_dict(manifest["model_config"])
+    try:
+        cfg = ModelConfig.from_dict(manifest["model_config"])
+    except (TypeError, ValueError) as e:
+        raise BundleError(f"{path / 'bundle.json'}: bad model_config ({e})") from e
     model = SpeechLLM(cfg, load_llm(path / "llm"), load_tokenizer(path / "tokenizer"))
     load_audio_weights(model, path / AUDIO_WEIGHTS)
     return model.to(device).eval()
@@ -158,8 +166,8 @@ def load_llm(path: str | Path) -> nn.Module:
         raise BundleError(f"{path}: not a Hugging Face model folder (no config.json)")
     try:
         return AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise BundleError(f"{path}: cannot load the LLM ({e})") from e
+    except Exception as e:  # safetensors, torch and transformers each raise their own types for a bad file
+        raise BundleError(f"{path}: cannot load the LLM ({type(e).__name__}: {e})") from e
 
 
 def load_whisper_encoder(file: str | Path, chunk_ms: int = 320) -> tuple[EncoderConfig, dict[str, torch.Tensor]]:
