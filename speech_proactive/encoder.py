@@ -121,16 +121,28 @@ class StreamingEncoder(nn.Module):
         return self.ln_post(x)
 
     # -- the streaming model -----------------------------------------------------------------------------
-    def forward_blockwise(self, mel: Tensor) -> Tensor:
-        """[B, n_mels, T] -> [B, ceil(T / 2), D], block-causal over chunks; equals chunk-by-chunk `step`."""
+    def forward_blockwise(self, mel: Tensor, n_mel_frames: Tensor | None = None) -> Tensor:
+        """[B, n_mels, T] -> [B, ceil(T / 2), D], block-causal over chunks; equals chunk-by-chunk `step`.
+
+        For a right-padded batch give the true lengths `n_mel_frames` [B]: each must be even or equal T (an
+        odd tail's conv2 padding would otherwise see the next example's padding, not zeros), and the padding
+        must be zeros (what a stream's last chunk sees past its end). Outputs past each length are zero.
+        """
         state = EncoderState()
         chunks = mel.split(self.cfg.chunk_mel_frames, dim=2)
         x = torch.cat([self._conv_chunk(c, state) for c in chunks], dim=1)
         x = x + self._positions(0, x.shape[1])
         mask = self.block_causal_mask(x.shape[1], x.device)
+        valid = None
+        if n_mel_frames is not None:
+            if bool(((n_mel_frames % 2 == 1) & (n_mel_frames != mel.shape[2])).any()):
+                raise ValueError(f"padded batch needs even mel lengths, got {n_mel_frames.tolist()}")
+            valid = torch.arange(x.shape[1], device=x.device)[None, :] < ((n_mel_frames + 1) // 2)[:, None]
+            mask = (mask[None] & valid[:, None, :])[:, None]  # [B, 1, T, T]: no key past an example's end
         for block in self.blocks:
             x = block(x, mask=mask)
-        return self.ln_post(x)
+        x = self.ln_post(x)
+        return x if valid is None else x * valid[:, :, None]
 
     def step(self, mel_chunk: Tensor, state: EncoderState) -> Tensor:
         """One chunk [B, n_mels, t <= chunk_mel_frames] -> its encoder frames [B, ceil(t / 2), D].

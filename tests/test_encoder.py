@@ -76,3 +76,20 @@ def test_too_long_for_positional_table_is_a_clear_error():
 def test_bad_chunk_size_rejected():
     with pytest.raises(ValueError, match="multiple of 20 ms"):
         EncoderConfig(chunk_ms=330).validate()
+
+
+def test_padded_batch_equals_each_alone():
+    enc = _encoder(320)
+    lengths = [200, 64, 138, 2]
+    mels = [torch.randn(80, n) for n in lengths]
+    batch = torch.zeros(len(mels), 80, max(lengths))
+    for i, m in enumerate(mels):
+        batch[i, :, :m.shape[1]] = m
+    with torch.no_grad():
+        out = enc.forward_blockwise(batch, torch.tensor(lengths))
+        for i, m in enumerate(mels):
+            alone = enc.forward_blockwise(m[None])[0]
+            torch.testing.assert_close(out[i, :len(alone)], alone)
+            assert not out[i, len(alone):].any()
+    with pytest.raises(ValueError, match="even"):
+        enc.forward_blockwise(batch, torch.tensor([199, 64, 138, 2]))

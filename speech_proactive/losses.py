@@ -1,0 +1,127 @@
+"""L = L_batch + L_MSLM + lambda * L_SPSD, from ONE forward pass over a shared source.
+
+Each example is laid out as `[prompt ; source ; target (teacher copy) ; target (student copies) ...]`. The
+teacher copy sees the whole source (the offline view, L_batch); each student copy sees the source its sampled
+read schedule allows (L_MSLM). Source states never depend on the target, so both views share them: the pass
+costs P + S + (1 + n_students) T positions instead of (1 + n_students)(P + S + T), and speech has S >> T.
+SPSD is KL(teacher || student) on the teacher's top-k tokens, teacher detached: the same parameters in the
+same step ("synchronized"), no frozen or EMA copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from speech_proactive import layout
+from speech_proactive.batch import Batch
+from speech_proactive.layout import Entries
+from speech_proactive.model import SpeechLLM
+from speech_proactive.schedules import sample_schedule, units_to_vectors
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    mslm: bool = True  # L_MSLM: NLL of the student copies
+    spsd: bool = True  # L_SPSD: KL(teacher || student) on the teacher's top-k
+    spsd_lambda: float = 0.1  # the paper finds the curve insensitive to it
+    top_k: int = 100
+    n_students: int = 1  # student copies (each with its own schedule) per example
+    latency_skew: float = 0.0  # schedules.sample_schedule
+
+    @property
+    def needs_students(self) -> bool:
+        return self.mslm or self.spsd
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    total: Tensor
+    batch: Tensor
+    mslm: Tensor
+    spsd: Tensor
+    n_tokens: int  # target tokens per copy in the batch
+
+
+@dataclass(frozen=True)
+class CopyLogits:
+    teacher: Tensor  # [N, vocab] over all target positions of the batch
+    students: list[Tensor]  # n_students x [N, vocab]
+    labels: Tensor  # [N]
+
+
+def source_lengths(model: SpeechLLM, n_mel_frames: Tensor) -> Tensor:
+    n_enc = (n_mel_frames + 1) // 2
+    return (n_enc + model.cfg.adapter.stack - 1) // model.cfg.adapter.stack
+
+
+def student_schedule(model: SpeechLLM, n_vectors: int, n_mel: int, n_positions: int, cfg: LossConfig,
+                     generator: torch.Generator | None) -> Tensor:
+    """A read schedule over audio chunks (the streaming unit), expressed in source vectors."""
+    n_chunks = -(-n_mel // model.cfg.encoder.chunk_mel_frames)
+    phi = sample_schedule(n_chunks, n_positions, generator, cfg.latency_skew)
+    return units_to_vectors(phi, model.vectors_per_chunk, n_vectors)
+
+
+def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
+                   generator: torch.Generator | None = None, schedules: list[list[Tensor]] | None = None
+                   ) -> CopyLogits:
+    """One pass; `schedules[b][c]` overrides student c's sampled schedule of example b (used by tests)."""
+    source = model.adapter(model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames))
+    n_vec = source_lengths(model, batch.n_mel_frames)
+    n_students = cfg.n_students if cfg.needs_students else 0
+    rows, embeds = [], []
+    for b in range(len(batch)):
+        prompt, target, s = batch.prompts[b], batch.targets[b][:-1], int(n_vec[b])
+        copies = [torch.full((len(target),), s, dtype=torch.long)]
+        for c in range(n_students):
+            copies.append(schedules[b][c] if schedules else
+                          student_schedule(model, s, int(batch.n_mel_frames[b]), len(target), cfg, generator))
+        rows.append(layout.sequence(len(prompt), s, copies))
+        t_emb = model.lm.embed(target)
+        embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
+    rows, embeds = _pad(rows, embeds)
+    out = model.lm.run(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
+    return _split_copies(out.logits, batch, n_vec, 1 + n_students)
+
+
+def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:
+    n = max(len(r) for r in rows)
+    padded_rows = [r.cat(Entries.group(layout.PAD, n - len(r))) for r in rows]
+    padded_embeds = [torch.cat([e, e.new_zeros(n - len(e), e.shape[1])]) for e in embeds]
+    return padded_rows, padded_embeds
+
+
+def _split_copies(logits: Tensor, batch: Batch, n_vec: Tensor, n_copies: int) -> CopyLogits:
+    per_copy: list[list[Tensor]] = [[] for _ in range(n_copies)]
+    for b in range(len(batch)):
+        t = len(batch.targets[b]) - 1
+        start = len(batch.prompts[b]) + int(n_vec[b])
+        for c in range(n_copies):
+            per_copy[c].append(logits[b, start + c * t: start + (c + 1) * t])
+    labels = torch.cat([tgt[1:] for tgt in batch.targets])
+    return CopyLogits(torch.cat(per_copy[0]), [torch.cat(p) for p in per_copy[1:]], labels)
+
+
+def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
+    """Mean over positions of KL(P_t || P_s), both renormalised over the teacher's top-k tokens."""
+    k = min(k, teacher_logits.shape[-1])
+    top = teacher_logits.detach().topk(k, dim=-1)
+    log_p_t = F.log_softmax(top.values, dim=-1)
+    log_p_s = F.log_softmax(student_logits.gather(-1, top.indices), dim=-1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
+
+
+def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(),
+                   generator: torch.Generator | None = None) -> LossTerms:
+    logits = shared_forward(model, batch, cfg, generator)
+    zero = logits.teacher.new_zeros(())
+    l_batch = F.cross_entropy(logits.teacher, logits.labels)
+    l_mslm = torch.stack([F.cross_entropy(s, logits.labels) for s in logits.students]).mean() if cfg.mslm else zero
+    l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
+              if cfg.spsd else zero)
+    total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd
+    return LossTerms(total, l_batch, l_mslm, l_spsd, int(logits.labels.numel()))
