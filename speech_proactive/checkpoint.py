@@ -33,8 +33,15 @@ class BundleError(ValueError):
 
 
 # -- saving ------------------------------------------------------------------------------------------------
-def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write the bundle to a temporary sibling folder, then rename it into place (never half-written)."""
+TRAIN_STATE = "train_state.pt"
+
+
+def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None = None,
+                train_state: dict[str, Any] | None = None) -> Path:
+    """Write the bundle to a temporary sibling folder, then rename it into place (never half-written).
+
+    `train_state` (optimizer, step, random states) makes the bundle a resumable training checkpoint.
+    """
     from safetensors.torch import save_file
     from transformers.utils import logging as hf_logging
 
@@ -48,20 +55,24 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
     save_file({k: v.detach().contiguous().cpu() for k, v in audio_state.items()}, str(tmp / AUDIO_WEIGHTS))
     model.lm.model.save_pretrained(str(tmp / "llm"))
     model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
+    if train_state is not None:
+        torch.save(train_state, tmp / TRAIN_STATE)
     manifest = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model_config": model.cfg.to_dict(),
-        "files": {str(f.relative_to(tmp)): _describe(f) for f in sorted(tmp.rglob("*")) if f.is_file()},
+        "files": {str(f.relative_to(tmp)): _describe(f) for f in sorted(tmp.rglob("*"))
+                  if f.is_file() and f.name != TRAIN_STATE},  # the model, not how it was being trained
         "meta": meta or {},
     }
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    _replace_dir(tmp, path)
+    replace_dir(tmp, path)
     return path
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
+def replace_dir(src: Path, dst: Path) -> None:
+    """Put folder src at dst; an existing dst is moved aside first and removed after."""
     old = dst.with_name(f"{dst.name}.old-{os.getpid()}")
     if dst.exists():
         os.replace(dst, old)

@@ -1,0 +1,183 @@
+"""The one training loop.
+
+    python -m speech_proactive.train CONFIG.yaml [key=value ...] [--resume]
+
+Loss L = L_batch + L_MSLM + lambda L_SPSD (losses.py), every term switchable (`loss.mslm=false`, ...).
+Checkpoints are bundles with a train_state.pt, written atomically every `save_every` steps; `--resume`
+continues from the newest one with the same data order, optimizer and random state. The best checkpoint by
+dev BLEU becomes `OUT/bundle`, what the translator, the evaluation and the live demo load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from speech_proactive import dataset
+from speech_proactive.build import build_model
+from speech_proactive.checkpoint import TRAIN_STATE, load_model, replace_dir, save_bundle
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.dev_eval import DevResult, evaluate_dev
+from speech_proactive.losses import compute_losses
+from speech_proactive.model import SpeechLLM
+from speech_proactive.train_config import TrainConfig, load_train_config
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    best_bleu: float = -1.0
+    best_step: int = -1
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def checkpoints(out: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (a temporary folder left by a kill is not one)."""
+    done = [p for p in (out / "checkpoints").glob("step-*") if (p / "bundle.json").is_file()
+            and (p / TRAIN_STATE).is_file() and p.name[5:].isdigit()]
+    return sorted(done, key=lambda p: int(p.name[5:]))
+
+
+def new_model(cfg: TrainConfig, train_texts: list[str]) -> SpeechLLM:
+    return build_model(cfg.model, whisper_file=cfg.whisper, llm_dir=cfg.llm_dir, texts=train_texts,
+                       vocab_size=cfg.vocab_size, llm_size=cfg.llm, seed=cfg.seed)
+
+
+def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path) -> Path:
+    state = {"optimizer": opt.state_dict(), "step": run.step, "best_bleu": run.best_bleu,
+             "best_step": run.best_step, "torch_rng": torch.get_rng_state()}
+    meta = {"trained": True, "step": run.step, "train_config": cfg.to_dict()}
+    path = save_bundle(model, out / "checkpoints" / f"step-{run.step:07d}", meta, train_state=state)
+    keep = {f"step-{run.best_step:07d}"}
+    for old in checkpoints(out)[:-cfg.keep_last]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def resume(out: Path, cfg: TrainConfig) -> tuple[SpeechLLM, torch.optim.Optimizer, RunState]:
+    found = checkpoints(out)
+    if not found:
+        raise FileNotFoundError(f"--resume: no complete checkpoint in {out / 'checkpoints'}")
+    model = load_model(found[-1]).train()
+    state = torch.load(found[-1] / TRAIN_STATE, map_location="cpu", weights_only=False)
+    opt = make_optimizer(model, cfg)
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return model, opt, RunState(state["step"], state["best_bleu"], state["best_step"])
+
+
+def make_optimizer(model: SpeechLLM, cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def batch_at(step: int, n_batches: int, items, cfg: TrainConfig) -> list[int]:
+    epoch, index = divmod(step, n_batches)
+    return dataset.epoch_order(items, epoch, cfg.seed, cfg.batch_size)[index]
+
+
+def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None = None) -> RunState:
+    """Train to cfg.max_steps (or stop early at `stop_at_step`, as a kill would, for tests)."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_m = [read_manifest(p) for p in cfg.train]
+    dev_m = [read_manifest(p) for p in cfg.dev]
+    items = dataset.items(train_m, cfg.tasks)
+    texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text)]
+    if resume_run:
+        model, opt, run = resume(out, cfg)
+    else:
+        torch.manual_seed(cfg.seed)
+        model, run = new_model(cfg, texts).train(), RunState()
+        opt = make_optimizer(model, cfg)
+    n_batches = math.ceil(len(items) / cfg.batch_size)
+    log = open(out / "log.jsonl", "a")
+    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True)
+    while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
+        t0 = time.perf_counter()
+        batch = dataset.make_batch(model, items, batch_at(run.step, n_batches, items, cfg))
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, run.step)
+        gen = torch.Generator().manual_seed(cfg.seed * 7919 + run.step)  # schedules reproducible on resume
+        terms = compute_losses(model, batch, cfg.loss, gen)
+        opt.zero_grad(set_to_none=True)
+        terms.total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        run.step += 1
+        tok_s = terms.n_tokens / (time.perf_counter() - t0)
+        record = {"step": run.step, "loss": terms.total.item(), "batch": terms.batch.item(),
+                  "mslm": terms.mslm.item(), "spsd": terms.spsd.item(), "lr": lr_at(cfg, run.step - 1),
+                  "tok_s": round(tok_s, 1)}
+        log.write(json.dumps(record) + "\n")
+        bar.set_postfix(loss=f"{record['loss']:.3f}", batch=f"{record['batch']:.3f}",
+                        mslm=f"{record['mslm']:.3f}", spsd=f"{record['spsd']:.3f}", tok_s=f"{tok_s:.0f}")
+        bar.update(1)
+        if run.step % cfg.eval_every == 0 or run.step == cfg.max_steps:
+            dev = evaluate_dev(model, dev_m, cfg)
+            _log_dev(log, bar, run, dev)
+        if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
+            save_checkpoint(model, opt, cfg, run, out)
+        log.flush()
+    bar.close()
+    log.close()
+    if run.step == cfg.max_steps:
+        finish(out, run)
+    return run
+
+
+def _log_dev(log, bar, run: RunState, dev: DevResult) -> None:
+    log.write(json.dumps({"step": run.step, "dev_loss": dev.loss, "dev_bleu": dev.bleu, "dev_n": dev.n}) + "\n")
+    bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev BLEU {dev.bleu:.1f} on {dev.n} utterances")
+    if dev.bleu > run.best_bleu:
+        run.best_bleu, run.best_step = dev.bleu, run.step
+
+
+def finish(out: Path, run: RunState) -> None:
+    """Copy the best checkpoint to OUT/bundle (atomically) and plot the losses."""
+    best = out / "checkpoints" / f"step-{run.best_step:07d}"
+    src = best if best.is_dir() else checkpoints(out)[-1]
+    tmp = out / "bundle.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(TRAIN_STATE))
+    replace_dir(tmp, out / "bundle")
+    from speech_proactive.plots import plot_losses
+
+    plot_losses(out / "log.jsonl", out / "loss.png")
+    print(f"best dev BLEU {run.best_bleu:.1f} at step {run.best_step}; model: {out / 'bundle'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m speech_proactive.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?", help="recipe YAML file")
+    p.add_argument("overrides", nargs="*", help="key=value, e.g. loss.spsd=false max_steps=100")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_train_config(args.config, args.overrides)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    train(cfg, args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

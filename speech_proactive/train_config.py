@@ -1,0 +1,84 @@
+"""Training configuration: one dataclass, loadable from a recipe's YAML file plus `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from speech_proactive.config import ModelConfig
+from speech_proactive.losses import LossConfig
+from speech_proactive.model import LLMSize
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train: tuple[str, ...] = ()  # manifests (JSONL)
+    dev: tuple[str, ...] = ()
+    out: str = "runs/st"  # run folder: checkpoints/, log.jsonl, loss.png, bundle/ (the best model)
+    tasks: tuple[str, ...] = ("st", "asr")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    llm: LLMSize = field(default_factory=LLMSize)
+    vocab_size: int = 2000  # BPE trained on the training text when no pretrained LLM is given
+    whisper: str | None = None  # pretrained parts (optional)
+    llm_dir: str | None = None
+    loss: LossConfig = field(default_factory=LossConfig)
+    batch_size: int = 16
+    max_steps: int = 2000
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    eval_n: int = 100  # dev utterances decoded for BLEU at each evaluation
+    save_every: int = 250
+    keep_last: int = 2
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _set(d: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        d = d.setdefault(p, {})
+    d[leaf] = value
+
+
+def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
+    """YAML file (nested like the dataclasses) + overrides such as `loss.spsd=false max_steps=100`."""
+    raw: dict[str, Any] = yaml.safe_load(Path(path).read_text()) if path else {}
+    raw = raw or {}
+    for o in overrides:
+        if "=" not in o:
+            raise ValueError(f"override {o!r} is not key=value")
+        key, value = o.split("=", 1)
+        _set(raw, key, yaml.safe_load(value))
+    return from_dict(raw)
+
+
+def from_dict(raw: dict[str, Any]) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
+    d = dict(raw)
+    d["model"] = ModelConfig.from_dict(raw.get("model", {}))
+    d["llm"] = _sub(LLMSize, raw.get("llm", {}), "llm")
+    d["loss"] = _sub(LossConfig, raw.get("loss", {}), "loss")
+    for k in ("train", "dev", "tasks"):
+        if k in d:
+            d[k] = tuple([d[k]] if isinstance(d[k], str) else d[k])
+    return TrainConfig(**d)
+
+
+def _sub(cls: type, d: dict[str, Any], name: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {sorted(unknown)}; known: {sorted(names)}")
+    return cls(**d)
