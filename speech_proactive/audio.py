@@ -77,8 +77,8 @@ def to_mono(samples: np.ndarray, source: str = "audio") -> np.ndarray:
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Polyphase resampling with a Kaiser-windowed low-pass filter (band-limited, no aliasing)."""
-    if from_rate <= 0:
-        raise AudioError(f"invalid sample rate {from_rate}")
+    if not np.isfinite(from_rate) or from_rate <= 0 or not float(from_rate).is_integer():
+        raise AudioError(f"invalid sample rate {from_rate} (a positive whole number of Hz is needed)")
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.float32, copy=False)
     from scipy.signal import resample_poly
@@ -89,7 +89,10 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) ->
 
 def prepare(samples: np.ndarray, sample_rate: int, source: str = "audio", allow_empty: bool = False) -> np.ndarray:
     """Any dtype, channel count and rate -> validated 16 kHz mono float32 (the documented conversion)."""
-    out = resample(to_mono(to_float32(samples, source), source), sample_rate)
+    try:
+        out = resample(to_mono(to_float32(samples, source), source), sample_rate)
+    except AudioError as e:
+        raise AudioError(f"{source}: {e}") if not str(e).startswith(source) else e
     if out.size == 0 and not allow_empty:
         raise AudioError(f"{source}: empty audio (0 samples)")
     return np.ascontiguousarray(out, dtype=np.float32)
@@ -101,12 +104,39 @@ def load_audio(path: str | Path) -> np.ndarray:
 
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError(f"{path}: {'is a directory, not an audio file' if path.is_dir() else 'no such file'}")
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:  # libsndfile's message names the format problem
         raise AudioError(f"{path}: unreadable or corrupt audio ({e})") from e
+    declared = _wav_declared_frames(path)
+    if declared is not None and declared > len(samples):
+        # libsndfile silently returns what is there; a cut-off recording should not pass unnoticed
+        raise AudioError(f"{path}: truncated WAV: {len(samples)} of the {declared} frames its header declares")
     return prepare(samples, rate, source=str(path))
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header declares (None for other formats or an unusual header)."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                fmt = f.read(size + size % 2)
+                block_align = struct.unpack("<H", fmt[12:14])[0] if len(fmt) >= 14 else None
+            elif cid == b"data":
+                return size // block_align if block_align else None
+            else:
+                f.seek(size + size % 2, 1)
+    return None
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:

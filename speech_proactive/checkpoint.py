@@ -50,6 +50,19 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _write_bundle(model, tmp, meta, train_state)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed save leaves nothing behind, the old bundle intact
+        raise
+    replace_dir(tmp, path)
+    return path
+
+
+def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, train_state: dict[str, Any] | None
+                  ) -> None:
+    from safetensors.torch import save_file
+
     audio_state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
     audio_state |= {f"adapter.{k}": v for k, v in model.adapter.state_dict().items()}
     save_file({k: v.detach().contiguous().cpu() for k, v in audio_state.items()}, str(tmp / AUDIO_WEIGHTS))
@@ -67,13 +80,12 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
         "meta": meta or {},
     }
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    replace_dir(tmp, path)
-    return path
 
 
 def replace_dir(src: Path, dst: Path) -> None:
     """Put folder src at dst; an existing dst is moved aside first and removed after."""
     old = dst.with_name(f"{dst.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)  # left by a crash between the two renames
     if dst.exists():
         os.replace(dst, old)
     os.replace(src, dst)
@@ -96,12 +108,14 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not a model bundle (no bundle.json)")
     try:
         manifest = json.loads(mf.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BundleError(f"{mf}: not valid JSON ({e})") from e
     if not isinstance(manifest, dict):
         raise BundleError(f"{mf}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{mf}: format {manifest.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    if not isinstance(manifest.get("version", 0), int):
+        raise BundleError(f"{mf}: version must be an integer, got {manifest['version']!r}")
     if manifest.get("version", 0) > BUNDLE_VERSION:
         raise BundleError(f"{mf}: bundle version {manifest['version']} is newer than this code ({BUNDLE_VERSION})")
     missing = [k for k in ("model_config", "files") if not isinstance(manifest.get(k), dict)]
@@ -114,6 +128,8 @@ def verify_files(path: Path, manifest: dict[str, Any], checksums: bool = True) -
     """Every listed file exists with its recorded size (and sha256): catches truncated or swapped files."""
     for name, want in manifest.get("files", {}).items():
         f = path / name
+        if not isinstance(want, dict) or not isinstance(want.get("bytes"), int) or "sha256" not in want:
+            raise BundleError(f"{path / 'bundle.json'}: malformed entry for {name}: {want!r}")
         if not f.is_file():
             raise BundleError(f"{f}: missing (listed in bundle.json)")
         if f.stat().st_size != want["bytes"]:
@@ -131,9 +147,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     verify_files(path, manifest, checksums)
     try:
         cfg = ModelConfig.from_dict(manifest["model_config"])
+        cfg.validate()
     except (TypeError, ValueError) as e:
         raise BundleError(f"{path / 'bundle.json'}: bad model_config ({e})") from e
-    model = SpeechLLM(cfg, load_llm(path / "llm"), load_tokenizer(path / "tokenizer"))
+    llm = load_llm(path / "llm")
+    try:
+        model = SpeechLLM(cfg, llm, load_tokenizer(path / "tokenizer"))
+    except (TypeError, ValueError, OSError) as e:
+        raise BundleError(f"{path}: parts do not fit together ({e})") from e
     load_audio_weights(model, path / AUDIO_WEIGHTS)
     return model.to(device).eval()
 

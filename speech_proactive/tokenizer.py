@@ -30,9 +30,17 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokeniz
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """The folder's own tokenizer. One we trained (a plain `tokenizers` BPE) is loaded as exactly that:
+    AutoTokenizer would let a model config.json in the same folder swap in its family's tokenizer class."""
+    import json
+
     path = Path(path)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise FileNotFoundError(f"{path}: no tokenizer.json or tokenizer_config.json (not a tokenizer folder)")
+    config = path / "tokenizer_config.json"
+    cls = json.loads(config.read_text()).get("tokenizer_class") if config.is_file() else None
+    if cls in ("TokenizersBackend", "PreTrainedTokenizerFast") and (path / "tokenizer.json").is_file():
+        return PreTrainedTokenizerFast.from_pretrained(str(path), local_files_only=True)
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
