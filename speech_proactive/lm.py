@@ -72,19 +72,30 @@ class StreamingLM(nn.Module):
     def run(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
             cache: object | None = None) -> LMOutput:
         """One forward. Example b has queries[b] (its new entries) and keys[b] (cache entries + new ones)."""
+        hidden = self.hidden(embeds, queries, keys, n_prefix, cache)
+        return LMOutput(logits=self.logits(hidden), hidden=hidden)
+
+    def hidden(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
+               cache: object | None = None) -> Tensor:
+        """Last-layer hidden states [B, n, d_model] (after the final norm), without the LM head.
+
+        Training takes the logits of the target positions only: the head over the vocabulary at every
+        source position would be most of the cost and all of it wasted."""
         dtype = embeds.dtype
         mask = torch.stack([layout.additive_mask(layout.allowed(q, k), dtype) for q, k in zip(queries, keys)])
         pos = torch.stack([q.positions(p, self.target_position_offset) for q, p in zip(queries, n_prefix)])
         kwargs = {self._cache_kw: cache} if cache is not None else {}
-        out = self.model(
+        out = self.model.get_decoder()(
             inputs_embeds=embeds,
             attention_mask=mask.to(embeds.device),
             position_ids=pos.to(embeds.device),
             use_cache=cache is not None,
-            output_hidden_states=True,
             **kwargs,
         )
-        return LMOutput(logits=out.logits, hidden=out.hidden_states[-1])
+        return out.last_hidden_state
+
+    def logits(self, hidden: Tensor) -> Tensor:
+        return self.model.get_output_embeddings()(hidden)
 
     # -- batch ---------------------------------------------------------------------------------------------
     def forward_sequence(self, prefix_ids: Tensor, source: Tensor, target_ids: Tensor, n_src_visible: Tensor

@@ -84,8 +84,8 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
         t_emb = model.lm.embed(target)
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
     rows, embeds = _pad(rows, embeds)
-    out = model.lm.run(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
-    return _split_copies(out.logits, batch, n_vec, 1 + n_students)
+    hidden = model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
+    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students)
 
 
 def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:
@@ -95,15 +95,20 @@ def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list
     return padded_rows, padded_embeds
 
 
-def _split_copies(logits: Tensor, batch: Batch, n_vec: Tensor, n_copies: int) -> CopyLogits:
-    per_copy: list[list[Tensor]] = [[] for _ in range(n_copies)]
+def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int) -> CopyLogits:
+    """Logits of each copy's target positions, gathered in one index per copy (one backward each)."""
+    rows: list[list[Tensor]] = [[] for _ in range(n_copies)]
+    cols: list[list[Tensor]] = [[] for _ in range(n_copies)]
     for b in range(len(batch)):
         t = len(batch.targets[b]) - 1
         start = len(batch.prompts[b]) + int(n_vec[b])
         for c in range(n_copies):
-            per_copy[c].append(logits[b, start + c * t: start + (c + 1) * t])
+            rows[c].append(torch.full((t,), b))
+            cols[c].append(torch.arange(start + c * t, start + (c + 1) * t))
+    per_copy = [lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)])
+                for r, k in zip(rows, cols)]
     labels = torch.cat([tgt[1:] for tgt in batch.targets])
-    return CopyLogits(torch.cat(per_copy[0]), [torch.cat(p) for p in per_copy[1:]], labels)
+    return CopyLogits(per_copy[0], per_copy[1:], labels)
 
 
 def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
