@@ -108,29 +108,75 @@ def score(decoded: list[Decoded], wall_compute_ms: float | None = None) -> Score
                   sum(al) / len(al), sum(laal) / len(laal), sum(d.compute_ms for d in decoded) / audio_ms)
 
 
+def parse_policy(spec: str) -> tuple[str, Policy]:
+    """"offline", "wait-k:K" or "wait-k:K:TOKENS_PER_CHUNK"."""
+    name, *nums = spec.split(":")
+    keys = ("k", "tokens_per_chunk")
+    try:
+        return spec, make_policy(name, **{k: int(v) for k, v in zip(keys, nums)})
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"bad policy {spec!r} ({e}); use offline or wait-k:K[:TOKENS_PER_CHUNK]") from e
+
+
+def baseline_rows(train: list[Manifest], test: Manifest) -> list[tuple[str, Scores]]:
+    import sacrebleu
+
+    from speech_proactive.text_baselines import copy_source, nearest_neighbour
+
+    rows, refs = [], [[u.tgt_text for u in test.rows]]
+    pool = [u for m in train for u in m.rows if (u.src_lang, u.tgt_lang) == (test.rows[0].src_lang, test.rows[0].tgt_lang)]
+    for name, hyps in (("copy-source", copy_source(test.rows)), ("nearest-neighbour", nearest_neighbour(pool, test.rows))):
+        nan = float("nan")
+        rows.append((name, Scores(len(hyps), sacrebleu.corpus_bleu(hyps, refs).score,
+                                  sacrebleu.corpus_chrf(hyps, refs).score, nan, nan, nan)))
+    return rows
+
+
+def results_table(results: dict[str, list[tuple[str, Scores]]]) -> str:
+    lines = ["| test set | system | n | BLEU | chrF | AL ms | LAAL ms | RTF |", "|---|---|---|---|---|---|---|---|"]
+    for manifest, rows in results.items():
+        for name, s in rows:
+            lines.append(f"| {manifest} | {name} | {s.n} | {s.bleu:.1f} | {s.chrf:.1f} | {s.al_ms:.0f} | "
+                         f"{s.laal_ms:.0f} | {s.rtf:.3f} |".replace("| nan ", "| - "))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m speech_proactive.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, type=Path)
-    p.add_argument("--manifest", required=True, type=Path, nargs="+")
-    p.add_argument("--policy", default="offline")
-    p.add_argument("--k", type=int, default=3)
-    p.add_argument("--tokens-per-chunk", type=int, default=2)
-    p.add_argument("--limit", type=int)
-    p.add_argument("--json", type=Path, help="write the scores and every hypothesis here")
+    p.add_argument("--manifest", required=True, type=Path, nargs="+", help="test manifests")
+    p.add_argument("--policies", nargs="+", default=["offline"], help="offline, wait-k:K[:TOKENS_PER_CHUNK]")
+    p.add_argument("--baselines-from", type=Path, nargs="*", default=[],
+                   help="training manifests: also score copy-source and nearest-neighbour lookup")
+    p.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    p.add_argument("--out", type=Path, help="folder for results.json and results.md")
     args = p.parse_args(argv)
     model = load_model(args.model)
-    params = {"k": args.k, "tokens_per_chunk": args.tokens_per_chunk} if args.policy == "wait-k" else {}
-    policy = make_policy(args.policy, **params)
-    results = {}
-    for m in args.manifest:
-        decoded = decode_manifest(model, read_manifest(m), policy, args.limit)
-        s = score(decoded)
-        results[str(m)] = {"scores": asdict(s), "decoded": [asdict(d) for d in decoded]}
-        print(f"{m.name:<28} {args.policy:<8} n={s.n:<5} BLEU {s.bleu:5.1f}  chrF {s.chrf:5.1f}  "
-              f"AL {s.al_ms:6.0f} ms  LAAL {s.laal_ms:6.0f} ms  RTF {s.rtf:.3f}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    policies = [parse_policy(s) for s in args.policies]
+    train = [read_manifest(m, check_audio=False) for m in args.baselines_from]
+    results, hyps = {}, {}
+    for path in args.manifest:
+        test = read_manifest(path)
+        if args.limit:
+            test = Manifest(test.path, test.rows[: args.limit])
+        rows = baseline_rows(train, test) if train else []
+        for name, policy in policies:
+            decoded = decode_manifest(model, test, policy)
+            rows.append((name, score(decoded)))
+            hyps[f"{path.name}:{name}"] = [asdict(d) for d in decoded]
+            s = rows[-1][1]
+            print(f"{path.name:<24} {name:<10} n={s.n:<5} BLEU {s.bleu:5.1f}  chrF {s.chrf:5.1f}  "
+                  f"AL {s.al_ms:6.0f} ms  LAAL {s.laal_ms:6.0f} ms  RTF {s.rtf:.3f}", flush=True)
+        results[path.name] = rows
+    table = results_table(results)
+    print(table)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.md").write_text(table)
+        (args.out / "results.json").write_text(json.dumps(
+            {"scores": {m: {n: asdict(s) for n, s in rows} for m, rows in results.items()}, "decoded": hyps},
+            indent=1, ensure_ascii=False))
     return 0
 
 
