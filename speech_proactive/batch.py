@@ -13,6 +13,7 @@ class Example:
     mel: Tensor  # [n_mels, T] log-mel of the whole utterance (T even, see StreamingEncoder.forward_blockwise)
     prompt_ids: Tensor  # [P]
     target_ids: Tensor  # [L + 2]: <start> y_1 .. y_L <eos>
+    transcript_ids: Tensor  # source transcript tokens, for the auxiliary CTC loss
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,14 @@ class Batch:
     n_mel_frames: Tensor  # [B]
     prompts: list[Tensor]
     targets: list[Tensor]
+    transcripts: list[Tensor]
 
     def __len__(self) -> int:
         return len(self.prompts)
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(self.mel.to(device), self.n_mel_frames.to(device), [p.to(device) for p in self.prompts],
-                     [t.to(device) for t in self.targets])
+                     [t.to(device) for t in self.targets], [t.to(device) for t in self.transcripts])
 
 
 def even_frames(mel: Tensor) -> Tensor:
@@ -42,4 +44,5 @@ def collate(examples: list[Example]) -> Batch:
     mel = torch.zeros(len(examples), examples[0].mel.shape[0], int(lengths.max()))
     for i, e in enumerate(examples):
         mel[i, :, : e.mel.shape[1]] = e.mel
-    return Batch(mel, lengths, [e.prompt_ids for e in examples], [e.target_ids for e in examples])
+    return Batch(mel, lengths, [e.prompt_ids for e in examples], [e.target_ids for e in examples],
+                 [e.transcript_ids for e in examples])

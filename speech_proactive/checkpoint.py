@@ -2,7 +2,7 @@
 
 Bundle layout:
     bundle.json          format, version, ModelConfig, file sizes and sha256, free-form metadata
-    audio.safetensors    encoder.* and adapter.* weights
+    audio.safetensors    encoder.*, adapter.* and ctc.* (auxiliary CTC head) weights
     llm/                 the LLM, as `save_pretrained` writes it
     tokenizer/           the tokenizer, as `save_pretrained` writes it
 """
@@ -65,6 +65,7 @@ def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, trai
 
     audio_state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
     audio_state |= {f"adapter.{k}": v for k, v in model.adapter.state_dict().items()}
+    audio_state |= {f"ctc.{k}": v for k, v in model.ctc_head.state_dict().items()}
     save_file({k: v.detach().contiguous().cpu() for k, v in audio_state.items()}, str(tmp / AUDIO_WEIGHTS))
     model.lm.model.save_pretrained(str(tmp / "llm"))
     model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
@@ -167,7 +168,7 @@ def load_audio_weights(model: SpeechLLM, file: Path) -> None:
         state = load_file(str(file))
     except (SafetensorError, OSError) as e:
         raise BundleError(f"{file}: unreadable weights ({e})") from e
-    for prefix, module in (("encoder.", model.encoder), ("adapter.", model.adapter)):
+    for prefix, module in (("encoder.", model.encoder), ("adapter.", model.adapter), ("ctc.", model.ctc_head)):
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         load_strict(module, part, f"{file} ({prefix.rstrip('.')})")
 

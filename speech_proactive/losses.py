@@ -31,6 +31,7 @@ class LossConfig:
     top_k: int = 100
     n_students: int = 1  # student copies (each with its own schedule) per example
     latency_skew: float = 0.0  # schedules.sample_schedule
+    ctc_weight: float = 0.0  # auxiliary CTC on the encoder against the source transcript (0: off)
 
     @property
     def needs_students(self) -> bool:
@@ -43,6 +44,7 @@ class LossTerms:
     batch: Tensor
     mslm: Tensor
     spsd: Tensor
+    ctc: Tensor
     n_tokens: int  # target tokens per copy in the batch
 
 
@@ -51,6 +53,7 @@ class CopyLogits:
     teacher: Tensor  # [N, vocab] over all target positions of the batch
     students: list[Tensor]  # n_students x [N, vocab]
     labels: Tensor  # [N]
+    encoder_frames: Tensor  # [B, T_enc, d_audio], zero past each length
 
 
 def source_lengths(model: SpeechLLM, n_mel_frames: Tensor) -> Tensor:
@@ -70,7 +73,8 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
                    generator: torch.Generator | None = None, schedules: list[list[Tensor]] | None = None
                    ) -> CopyLogits:
     """One pass; `schedules[b][c]` overrides student c's sampled schedule of example b (used by tests)."""
-    source = model.adapter(model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames))
+    frames = model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
+    source = model.adapter(frames)
     n_vec = source_lengths(model, batch.n_mel_frames)
     n_students = cfg.n_students if cfg.needs_students else 0
     rows, embeds = [], []
@@ -85,7 +89,7 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
     rows, embeds = _pad(rows, embeds)
     hidden = model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
-    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students)
+    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students, frames)
 
 
 def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:
@@ -95,7 +99,7 @@ def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list
     return padded_rows, padded_embeds
 
 
-def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int) -> CopyLogits:
+def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int, frames: Tensor) -> CopyLogits:
     """Logits of each copy's target positions, gathered in one index per copy (one backward each)."""
     rows: list[list[Tensor]] = [[] for _ in range(n_copies)]
     cols: list[list[Tensor]] = [[] for _ in range(n_copies)]
@@ -108,7 +112,7 @@ def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int
     per_copy = [lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)])
                 for r, k in zip(rows, cols)]
     labels = torch.cat([tgt[1:] for tgt in batch.targets])
-    return CopyLogits(per_copy[0], per_copy[1:], labels)
+    return CopyLogits(per_copy[0], per_copy[1:], labels, frames)
 
 
 def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
@@ -120,6 +124,14 @@ def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
     return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
 
 
+def ctc_loss(model: SpeechLLM, frames: Tensor, batch: Batch) -> Tensor:
+    log_probs = F.log_softmax(model.ctc_head(frames).float(), dim=-1).transpose(0, 1)  # [T, B, V]
+    targets = torch.cat(batch.transcripts)
+    return F.ctc_loss(log_probs, targets, (batch.n_mel_frames + 1) // 2,
+                      torch.tensor([len(t) for t in batch.transcripts]), blank=model.blank_id,
+                      reduction="mean", zero_infinity=True)
+
+
 def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(),
                    generator: torch.Generator | None = None) -> LossTerms:
     logits = shared_forward(model, batch, cfg, generator)
@@ -128,5 +140,6 @@ def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(
     l_mslm = torch.stack([F.cross_entropy(s, logits.labels) for s in logits.students]).mean() if cfg.mslm else zero
     l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
               if cfg.spsd else zero)
-    total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd
-    return LossTerms(total, l_batch, l_mslm, l_spsd, int(logits.labels.numel()))
+    l_ctc = ctc_loss(model, logits.encoder_frames, batch) if cfg.ctc_weight > 0 else zero
+    total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd + cfg.ctc_weight * l_ctc
+    return LossTerms(total, l_batch, l_mslm, l_spsd, l_ctc, int(logits.labels.numel()))

@@ -50,6 +50,10 @@ class SpeechLLM(nn.Module):
                              f"{self.lm.vocab_size}: they do not belong together")
         self.start_id = tk.start_id(tokenizer)
         self.eos_id = tk.eos_id(tokenizer)
+        # Auxiliary CTC head on the encoder (training only): transcripts teach the encoder to hear words long
+        # before the LLM has learnt to look at the audio, which a small model trained from scratch needs.
+        self.blank_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+        self.ctc_head = nn.Linear(cfg.encoder.n_audio_state, len(tokenizer))
 
     @property
     def vectors_per_chunk(self) -> int:
@@ -66,6 +70,10 @@ class SpeechLLM(nn.Module):
     def source_vectors(self, mel: Tensor) -> Tensor:
         """[B, n_mels, T] -> [B, S, d_llm] with the streaming (block-causal) encoder, in one pass."""
         return self.adapter(self.encoder.forward_blockwise(mel))
+
+    def transcript_ids(self, text: str) -> Tensor:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
 
     def target_ids(self, text: str) -> Tensor:
         """`<start> y_1 .. y_L <eos>`: position t's outputs predict token t + 1."""

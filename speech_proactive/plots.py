@@ -16,8 +16,9 @@ def plot_losses(log_jsonl: Path, out_png: Path) -> Path:
     train = [r for r in rows if "loss" in r]
     dev = [r for r in rows if "dev_bleu" in r]
     fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(11, 4))
-    for key in ("loss", "batch", "mslm", "spsd"):
-        ax_loss.plot([r["step"] for r in train], [r[key] for r in train], label=key, linewidth=0.8)
+    for key in ("loss", "batch", "mslm", "spsd", "ctc"):
+        if any(r.get(key) for r in train):  # a switched-off term is all zeros: log scale cannot show it
+            ax_loss.plot([r["step"] for r in train], [r.get(key, 0) for r in train], label=key, linewidth=0.8)
     ax_loss.set_xlabel("step")
     ax_loss.set_yscale("log")
     ax_loss.legend()

@@ -108,7 +108,9 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         opt = make_optimizer(model, cfg)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     log = open(out / "log.jsonl", "a")
-    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True)
+    # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
+    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True,
+               mininterval=0.1 if sys.stderr.isatty() else 30.0)
     while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
         t0 = time.perf_counter()
         batch = dataset.make_batch(model, items, batch_at(run.step, n_batches, items, cfg))
@@ -123,11 +125,12 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         run.step += 1
         tok_s = terms.n_tokens / (time.perf_counter() - t0)
         record = {"step": run.step, "loss": terms.total.item(), "batch": terms.batch.item(),
-                  "mslm": terms.mslm.item(), "spsd": terms.spsd.item(), "lr": lr_at(cfg, run.step - 1),
+                  "mslm": terms.mslm.item(), "spsd": terms.spsd.item(), "ctc": terms.ctc.item(), "lr": lr_at(cfg, run.step - 1),
                   "tok_s": round(tok_s, 1)}
         log.write(json.dumps(record) + "\n")
         bar.set_postfix(loss=f"{record['loss']:.3f}", batch=f"{record['batch']:.3f}",
-                        mslm=f"{record['mslm']:.3f}", spsd=f"{record['spsd']:.3f}", tok_s=f"{tok_s:.0f}")
+                        mslm=f"{record['mslm']:.3f}", spsd=f"{record['spsd']:.3f}", ctc=f"{record['ctc']:.2f}",
+                        tok_s=f"{tok_s:.0f}")
         bar.update(1)
         if run.step % cfg.eval_every == 0 or run.step == cfg.max_steps:
             dev = evaluate_dev(model, dev_m, cfg)

@@ -37,7 +37,8 @@ def make_batch(model, speech):
     task = TaskSpec("st", "en", "de")
     texts = ["der alte mann liest ein buch", "die kinder spielen"]
     cuts = [len(speech), len(speech) // 2]
-    examples = [Example(even_frames(log_mel(speech[:c])), model.prompt_ids(task), model.target_ids(t))
+    examples = [Example(even_frames(log_mel(speech[:c])), model.prompt_ids(task), model.target_ids(t),
+                        model.transcript_ids("the old man reads a book"))
                 for c, t in zip(cuts, texts)]
     return collate(examples)
 
@@ -83,6 +84,9 @@ def test_ablation_switches(model, speech):
     assert torch.isclose(full.batch, only_batch.batch)  # the teacher copy is the same whatever else runs
     assert full.mslm > 0 and full.spsd > 0
     assert torch.isclose(full.total, full.batch + full.mslm + 0.1 * full.spsd)
+    with torch.no_grad():
+        with_ctc = compute_losses(model, batch, LossConfig(ctc_weight=0.5), torch.Generator().manual_seed(0))
+    assert with_ctc.ctc > 0 and torch.isclose(with_ctc.total, full.total + 0.5 * with_ctc.ctc)
 
 
 def test_one_step_decreases_loss(speech):
