@@ -11,18 +11,13 @@ def simuleval_al(delays, source_ms, ref_len):
     """SimulEval 1.1.4's ALScorer.compute on a real Instance-like object."""
     from simuleval.evaluator.scorers.latency_scorer import ALScorer
 
-    class Ins:  # ALScorer reads only these attributes through get_delays_lengths
+    class Ins:  # ALScorer reads only these attributes (get_delays_lengths); issue 5 runs the real evaluator
         pass
 
     ins = Ins()
-    ins.delays, ins.source_length, ins.reference = delays, source_ms, " ".join(["w"] * ref_len)
-    ins.prediction, ins.elapsed = " ".join(["w"] * len(delays)), delays
-    ins.target_spm = False
-    scorer = ALScorer()
-    try:
-        return scorer.compute(ins)
-    except AttributeError as e:  # pragma: no cover - an API change in SimulEval would show here
-        pytest.skip(f"SimulEval's scorer needs more of an Instance: {e}")
+    ins.delays, ins.source_length = delays, source_ms
+    ins.reference, ins.reference_length = " ".join(["w"] * ref_len), ref_len
+    return ALScorer().compute(ins)
 
 
 @pytest.mark.parametrize("delays,source_ms,ref_len", [
