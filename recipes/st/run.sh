@@ -3,8 +3,8 @@
 #   stage 1  prepare the corpus             data/$CORPUS/
 #   stage 2  train the model                runs/st-default/ (resumes a killed run)
 #   stage 3  evaluate on the test splits    runs/st-default/eval/results.md
-# Variables: CORPUS=grammar (default; the only one wired to training so far), N_SENTENCES=6000,
-#            CONFIG=recipes/st/default.yaml, RUN=runs/st-default, STAGE=1 (first stage to run),
+# Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
+#            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,22 +12,31 @@ export HF_HUB_OFFLINE=1
 PY=.venv/bin/python
 CORPUS=${CORPUS:-grammar}
 N_SENTENCES=${N_SENTENCES:-6000}
-CONFIG=${CONFIG:-recipes/st/default.yaml}
-RUN=${RUN:-runs/st-default}
+case "$CORPUS" in
+  grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
+           tests="test.en-de test.de-en test_shapes.en-de test_shapes.de-en"; trains="train.en-de train.de-en" ;;
+  fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
+           tests="test.st_cs-en"; trains="train.st_cs-en" ;;
+  ding)    default_config=recipes/st/ding.yaml; default_run=runs/st-ding
+           tests="test.de-en test.en-de"; trains="train.de-en train.en-de" ;;
+  *) echo "recipe-st: unknown CORPUS=$CORPUS (grammar, fillets or ding)" >&2; exit 2 ;;
+esac
+CONFIG=${CONFIG:-$default_config}
+RUN=${RUN:-$default_run}
 STAGE=${STAGE:-1}
 OVERRIDES=${OVERRIDES:-}
 DATA=data/$CORPUS
 t_start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
-if [ "$CORPUS" != grammar ]; then
-  echo "recipe-st: CORPUS=$CORPUS is not wired to training yet; build it with python -m speech_proactive.data.$CORPUS" >&2
-  exit 2
-fi
-
 if [ "$STAGE" -le 1 ] && [ ! -f "$DATA/.done" ]; then
-  say "stage 1: building the grammar corpus ($N_SENTENCES sentences, both directions) in $DATA"
-  $PY -m speech_proactive.data.grammar_corpus --out "$DATA" --n "$N_SENTENCES"
+  say "stage 1: building the $CORPUS corpus in $DATA"
+  case "$CORPUS" in
+    grammar) $PY -m speech_proactive.data.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
+    fillets) $PY -m speech_proactive.data.fillets --out "$DATA" --voice cs ;;
+    ding)    $PY -m speech_proactive.data.ding --out "$DATA"
+             $PY -m speech_proactive.data.ding_corpus --pairs "$DATA/pairs.jsonl" --out "$DATA" ;;
+  esac
   touch "$DATA/.done"
 fi
 
@@ -42,10 +51,11 @@ fi
 
 if [ "$STAGE" -le 3 ]; then
   say "stage 3: evaluating $RUN/bundle on the test splits"
+  # shellcheck disable=SC2046
   $PY -m speech_proactive.evaluate --model "$RUN/bundle" \
-    --manifest "$DATA"/test.en-de.jsonl "$DATA"/test.de-en.jsonl "$DATA"/test_shapes.en-de.jsonl "$DATA"/test_shapes.de-en.jsonl \
+    --manifest $(for t in $tests; do echo "$DATA/$t.jsonl"; done) \
     --policies offline wait-k:2:2 wait-k:4:2 \
-    --baselines-from "$DATA"/train.en-de.jsonl "$DATA"/train.de-en.jsonl \
+    --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
     --limit "${EVAL_LIMIT:-200}" --out "$RUN/eval"
 fi
 say "done: model $RUN/bundle, results $RUN/eval/results.md, losses $RUN/loss.png"
