@@ -2,7 +2,7 @@
 
 Bundle layout:
     bundle.json          format, version, ModelConfig, file sizes and sha256, free-form metadata
-    audio.safetensors    encoder.*, adapter.* and ctc.* (auxiliary CTC head) weights
+    audio.safetensors    encoder.*, adapter.* and ctc.* (auxiliary CTC head on the adapter output) weights
     llm/                 the LLM, as `save_pretrained` writes it
     tokenizer/           the tokenizer, as `save_pretrained` writes it
 """

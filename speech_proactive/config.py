@@ -54,6 +54,10 @@ class EncoderConfig:
 class AdapterConfig:
     stack: int = 4  # encoder frames stacked into one LLM vector: 4 x 20 ms = 80 ms per vector
     hidden: int = 512
+    # LayerNorm on the output, its gain starting at the token embeddings' scale: without it the vectors grew
+    # to 200x the token embeddings and collapsed onto one shared direction (measured: cosine 0.9999 between
+    # two utterances' mean vectors), so the LLM could not tell utterances apart.
+    out_norm: bool = True
 
 
 @dataclass(frozen=True)

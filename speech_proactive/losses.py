@@ -31,7 +31,7 @@ class LossConfig:
     top_k: int = 100
     n_students: int = 1  # student copies (each with its own schedule) per example
     latency_skew: float = 0.0  # schedules.sample_schedule
-    ctc_weight: float = 0.0  # auxiliary CTC on the encoder against the source transcript (0: off)
+    ctc_weight: float = 0.0  # auxiliary CTC on the adapter output against the source transcript (0: off)
 
     @property
     def needs_students(self) -> bool:
@@ -53,7 +53,8 @@ class CopyLogits:
     teacher: Tensor  # [N, vocab] over all target positions of the batch
     students: list[Tensor]  # n_students x [N, vocab]
     labels: Tensor  # [N]
-    encoder_frames: Tensor  # [B, T_enc, d_audio], zero past each length
+    source: Tensor  # [B, S_max, d_llm] adapter outputs
+    n_source: Tensor  # [B] valid source vectors per example
 
 
 def source_lengths(model: SpeechLLM, n_mel_frames: Tensor) -> Tensor:
@@ -89,7 +90,7 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
     rows, embeds = _pad(rows, embeds)
     hidden = model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
-    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students, frames)
+    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students, source)
 
 
 def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:
@@ -99,7 +100,7 @@ def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list
     return padded_rows, padded_embeds
 
 
-def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int, frames: Tensor) -> CopyLogits:
+def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int, source: Tensor) -> CopyLogits:
     """Logits of each copy's target positions, gathered in one index per copy (one backward each)."""
     rows: list[list[Tensor]] = [[] for _ in range(n_copies)]
     cols: list[list[Tensor]] = [[] for _ in range(n_copies)]
@@ -112,7 +113,7 @@ def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int
     per_copy = [lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)])
                 for r, k in zip(rows, cols)]
     labels = torch.cat([tgt[1:] for tgt in batch.targets])
-    return CopyLogits(per_copy[0], per_copy[1:], labels, frames)
+    return CopyLogits(per_copy[0], per_copy[1:], labels, source, n_vec)
 
 
 def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
@@ -124,10 +125,10 @@ def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
     return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
 
 
-def ctc_loss(model: SpeechLLM, frames: Tensor, batch: Batch) -> Tensor:
-    log_probs = F.log_softmax(model.ctc_head(frames).float(), dim=-1).transpose(0, 1)  # [T, B, V]
+def ctc_loss(model: SpeechLLM, source: Tensor, n_source: Tensor, batch: Batch) -> Tensor:
+    log_probs = F.log_softmax(model.ctc_head(source).float(), dim=-1).transpose(0, 1)  # [S, B, V]
     targets = torch.cat(batch.transcripts)
-    return F.ctc_loss(log_probs, targets, (batch.n_mel_frames + 1) // 2,
+    return F.ctc_loss(log_probs, targets, n_source,
                       torch.tensor([len(t) for t in batch.transcripts]), blank=model.blank_id,
                       reduction="mean", zero_infinity=True)
 
@@ -140,6 +141,6 @@ def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(
     l_mslm = torch.stack([F.cross_entropy(s, logits.labels) for s in logits.students]).mean() if cfg.mslm else zero
     l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
               if cfg.spsd else zero)
-    l_ctc = ctc_loss(model, logits.encoder_frames, batch) if cfg.ctc_weight > 0 else zero
+    l_ctc = ctc_loss(model, logits.source, logits.n_source, batch) if cfg.ctc_weight > 0 else zero
     total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd + cfg.ctc_weight * l_ctc
     return LossTerms(total, l_batch, l_mslm, l_spsd, l_ctc, int(logits.labels.numel()))
