@@ -56,6 +56,6 @@ if [ "$STAGE" -le 3 ]; then
     --manifest $(for t in $tests; do echo "$DATA/$t.jsonl"; done) \
     --policies offline wait-k:2:2 wait-k:4:2 \
     --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
-    --limit "${EVAL_LIMIT:-200}" --out "$RUN/eval"
+    --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval"
 fi
 say "done: model $RUN/bundle, results $RUN/eval/results.md, losses $RUN/loss.png"
