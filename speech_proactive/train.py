@@ -72,6 +72,8 @@ def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path) -> P
 
 
 def resume(out: Path, cfg: TrainConfig) -> tuple[SpeechLLM, torch.optim.Optimizer, RunState]:
+    for partial in (out / "checkpoints").glob("*.tmp-*"):  # a save cut short by a kill: never complete
+        shutil.rmtree(partial, ignore_errors=True)
     found = checkpoints(out)
     if not found:
         raise FileNotFoundError(f"--resume: no complete checkpoint in {out / 'checkpoints'}")
