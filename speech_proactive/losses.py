@@ -133,6 +133,14 @@ def ctc_loss(model: SpeechLLM, source: Tensor, n_source: Tensor, batch: Batch) -
                       reduction="mean", zero_infinity=True)
 
 
+def ctc_only(model: SpeechLLM, batch: Batch) -> LossTerms:
+    """Warm-up: the audio side alone learns to hear words (no LLM pass, so no LLM gradient)."""
+    source = model.adapter(model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames))
+    l_ctc = ctc_loss(model, source, source_lengths(model, batch.n_mel_frames), batch)
+    zero = l_ctc.new_zeros(())
+    return LossTerms(l_ctc, zero, zero, zero, l_ctc, sum(len(t) - 1 for t in batch.targets))
+
+
 def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(),
                    generator: torch.Generator | None = None) -> LossTerms:
     logits = shared_forward(model, batch, cfg, generator)

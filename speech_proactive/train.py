@@ -27,7 +27,7 @@ from speech_proactive.build import build_model
 from speech_proactive.checkpoint import TRAIN_STATE, load_model, replace_dir, save_bundle
 from speech_proactive.data.manifest import read_manifest
 from speech_proactive.dev_eval import DevResult, evaluate_dev
-from speech_proactive.losses import compute_losses
+from speech_proactive.losses import compute_losses, ctc_only
 from speech_proactive.model import SpeechLLM
 from speech_proactive.train_config import TrainConfig, load_train_config
 
@@ -119,7 +119,8 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step)
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + run.step)  # schedules reproducible on resume
-        terms = compute_losses(model, batch, cfg.loss, gen)
+        warm = run.step < cfg.ctc_warmup_steps
+        terms = ctc_only(model, batch) if warm else compute_losses(model, batch, cfg.loss, gen)
         opt.zero_grad(set_to_none=True)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -26,6 +26,7 @@ class TrainConfig:
     whisper: str | None = None  # pretrained parts (optional)
     llm_dir: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
+    ctc_warmup_steps: int = 0  # first steps train the audio side with CTC alone (LLM untouched)
     batch_size: int = 16
     max_steps: int = 2000
     lr: float = 1e-3

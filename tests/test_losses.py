@@ -103,3 +103,16 @@ def test_one_step_decreases_loss(speech):
         opt.step()
     after = compute_losses(model, batch, cfg, torch.Generator().manual_seed(0)).total
     assert after < before - 0.1
+
+
+def test_ctc_warmup_touches_only_the_audio_side(model, speech):
+    from speech_proactive.losses import ctc_only
+
+    batch = make_batch(model, speech)
+    model.zero_grad(set_to_none=True)
+    terms = ctc_only(model, batch)
+    terms.total.backward()
+    assert terms.total > 0 and torch.isclose(terms.total, terms.ctc)
+    assert all(p.grad is None for p in model.lm.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    model.zero_grad(set_to_none=True)
