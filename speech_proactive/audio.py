@@ -75,10 +75,10 @@ def to_mono(samples: np.ndarray, source: str = "audio") -> np.ndarray:
     return samples.mean(axis=channel_axis, dtype=np.float32)
 
 
-def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) -> np.ndarray:
+def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE, source: str = "audio") -> np.ndarray:
     """Polyphase resampling with a Kaiser-windowed low-pass filter (band-limited, no aliasing)."""
     if not np.isfinite(from_rate) or from_rate <= 0 or not float(from_rate).is_integer():
-        raise AudioError(f"invalid sample rate {from_rate} (a positive whole number of Hz is needed)")
+        raise AudioError(f"{source}: invalid sample rate {from_rate} (a positive whole number of Hz is needed)")
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.float32, copy=False)
     from scipy.signal import resample_poly
@@ -89,10 +89,7 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) ->
 
 def prepare(samples: np.ndarray, sample_rate: int, source: str = "audio", allow_empty: bool = False) -> np.ndarray:
     """Any dtype, channel count and rate -> validated 16 kHz mono float32 (the documented conversion)."""
-    try:
-        out = resample(to_mono(to_float32(samples, source), source), sample_rate)
-    except AudioError as e:
-        raise AudioError(f"{source}: {e}") if not str(e).startswith(source) else e
+    out = resample(to_mono(to_float32(samples, source), source), sample_rate, source=source)
     if out.size == 0 and not allow_empty:
         raise AudioError(f"{source}: empty audio (0 samples)")
     return np.ascontiguousarray(out, dtype=np.float32)

@@ -69,11 +69,13 @@ def decode_one(session: Session, samples, chunk_ms: int) -> tuple[str, list[floa
 
 def decode_manifest(model: SpeechLLM, manifest: Manifest, policy: Policy, limit: int | None = None,
                     progress: bool = True) -> list[Decoded]:
-    out = []
+    out, sessions = [], {}
     rows = manifest.rows[:limit] if limit else manifest.rows
     for u in tqdm(rows, desc=f"decoding {manifest.path.name}", disable=not progress, dynamic_ncols=True):
         task = TaskSpec("asr" if u.src_lang == u.tgt_lang else "st", u.src_lang, u.tgt_lang)
-        session = Session(model, policy, task)
+        if task not in sessions:  # one session per task, reset per utterance by decode_one
+            sessions[task] = Session(model, policy, task)
+        session = sessions[task]
         samples = audio.load_audio(manifest.audio_path(u))
         t0 = time.perf_counter()
         hyp, delays = decode_one(session, samples, model.cfg.encoder.chunk_ms)

@@ -149,6 +149,8 @@ class Session:
 
     def _emit(self, new: list[int], t0: float) -> list[Emission]:
         s = self.state
+        if not new and not s.done:  # nothing written: skip re-decoding the whole output on every chunk
+            return []
         text = self.model.tokenizer.decode(s.tokens, skip_special_tokens=True)
         if text.endswith("\ufffd") and not s.done:  # an incomplete UTF-8 character: wait for its other bytes
             text = text.rstrip("\ufffd")

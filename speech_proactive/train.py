@@ -89,9 +89,13 @@ def make_optimizer(model: SpeechLLM, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def batch_at(step: int, n_batches: int, items, cfg: TrainConfig) -> list[int]:
+def batch_at(step: int, n_batches: int, items, cfg: TrainConfig, orders: dict[int, list[list[int]]]) -> list[int]:
+    """Indices of the batch at `step`; `orders` caches each epoch's order (computed once, not every step)."""
     epoch, index = divmod(step, n_batches)
-    return dataset.epoch_order(items, epoch, cfg.seed, cfg.batch_size)[index]
+    if epoch not in orders:
+        orders.clear()
+        orders[epoch] = dataset.epoch_order(items, epoch, cfg.seed, cfg.batch_size)
+    return orders[epoch][index]
 
 
 def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None = None) -> RunState:
@@ -109,13 +113,14 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         model, run = new_model(cfg, texts).train(), RunState()
         opt = make_optimizer(model, cfg)
     n_batches = math.ceil(len(items) / cfg.batch_size)
+    orders: dict[int, list[list[int]]] = {}
     log = open(out / "log.jsonl", "a")
     # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
     bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True,
                mininterval=0.1 if sys.stderr.isatty() else 30.0)
     while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
         t0 = time.perf_counter()
-        batch = dataset.make_batch(model, items, batch_at(run.step, n_batches, items, cfg))
+        batch = dataset.make_batch(model, items, batch_at(run.step, n_batches, items, cfg, orders))
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step)
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + run.step)  # schedules reproducible on resume
