@@ -218,4 +218,7 @@ def load_whisper_encoder(file: str | Path, chunk_ms: int = 320) -> tuple[Encoder
     cfg = EncoderConfig(n_mels=d["n_mels"], n_audio_ctx=d["n_audio_ctx"], n_audio_state=d["n_audio_state"],
                         n_audio_head=d["n_audio_head"], n_audio_layer=d["n_audio_layer"], chunk_ms=chunk_ms)
     state = {k[len("encoder."):]: v for k, v in ckpt["model_state_dict"].items() if k.startswith("encoder.")}
+    # Whisper normalises its log-mel itself ((x + 4) / 4 in the frontend): our extra input norm is identity
+    state.setdefault("mel_mean", torch.zeros(cfg.n_mels))
+    state.setdefault("mel_std", torch.ones(cfg.n_mels))
     return cfg, state

@@ -1,10 +1,14 @@
-"""Decode a manifest with a policy through the streaming session and score quality and latency.
+"""Quality-latency sweep: every policy over a grid, on test manifests, through the streaming session.
 
-    python -m speech_proactive.evaluate --model BUNDLE --manifest data/grammar/test.en-de.jsonl \
-        [--policy offline|wait-k] [--k 3] [--limit N] [--json OUT]
+    python -m speech_proactive.evaluate --model BUNDLE --manifest data/grammar/test.en-de.jsonl \\
+        --policies offline wait-k:1,2,3,4 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 local-agreement oracle \\
+        [--limit N] [--jobs 2] [--shard I/N] [--out DIR]
+    python -m speech_proactive.evaluate --merge DIR_SHARD0 DIR_SHARD1 --out DIR
 
-Quality: sacrebleu BLEU and chrF. Latency (non-computation-aware, from the audio heard when each target word
-was written): AL with the reference length, LAAL with max(|hyp|, |ref|), both in ms.
+Writes DIR/results.json (one row per test set and policy setting, every metric), DIR/results.md (a table),
+DIR/curve.png (BLEU against AL and LAAL) and DIR/decoded/ (every hypothesis with its word times, which is
+what --merge combines). Latency: AL, LAAL, AP, DAL, ATD, StartOffset, EndOffset in ms, plain (audio heard)
+and computation-aware (_CA: plus compute time), as SimulEval defines them (latency.py).
 """
 
 from __future__ import annotations
@@ -12,174 +16,153 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
-from speech_proactive import audio
-from speech_proactive.checkpoint import load_model
-from speech_proactive.config import TaskSpec
+from speech_proactive import latency
 from speech_proactive.data.manifest import Manifest, read_manifest
-from speech_proactive.model import SpeechLLM
-from speech_proactive.policies import Policy, make_policy
-from speech_proactive.session import Session
+from speech_proactive.decode import Decoded, decode_manifest
+from speech_proactive.policies import Policy
+from speech_proactive.policy_spec import SYNTAX, expand_grid, parse_policy
 
 
 @dataclass(frozen=True)
-class Decoded:
-    id: str
-    hyp: str
-    ref: str
-    word_delays_ms: tuple[float, ...]  # audio heard when each hypothesis word was complete
-    source_ms: float
-    compute_ms: float
+class Job:
+    manifest: Path
+    label: str
+    policy: Policy
+    start: int  # utterance index range [start, stop) of the manifest
+    stop: int
 
 
-@dataclass(frozen=True)
-class Scores:
-    n: int
-    bleu: float
-    chrf: float
-    al_ms: float
-    laal_ms: float
-    rtf: float  # compute time / audio time
+def run_job(model, job: Job) -> list[Decoded]:
+    m = read_manifest(job.manifest)
+    return decode_manifest(model, m, job.policy, m.rows[job.start:job.stop], desc=f"{job.manifest.name} {job.label}")
 
 
-def complete_words(text: str) -> int:
-    """Words known to be finished: all but the last, unless whitespace already follows it."""
-    n = len(text.split())
-    return n if n == 0 or text[-1].isspace() else n - 1
+def score_row(test: str, label: str, decoded: list[Decoded]) -> dict:
+    """All metrics of one policy setting on one test set (WER only where the task is ASR)."""
+    if not decoded:
+        raise ValueError(f"{test} {label}: nothing decoded")
+    logged = [latency.LoggedInstance(i, d.hyp, d.ref, d.word_delays_ms, d.word_elapsed_ms, d.source_ms)
+              for i, d in enumerate(decoded)]
+    tgt_lang = test.split(".")[-2].split("-")[-1] if test.count(".") >= 2 else "en"
+    s = latency.score_instances(logged, [d.ref for d in decoded], tgt_lang)
+    row = {"test": test, "policy": label, "family": label.split(":")[0], **s.flat()}
+    row["rtf"] = sum(d.compute_ms for d in decoded) / sum(d.source_ms for d in decoded)
+    if not _is_asr(test):
+        row.pop("wer")
+    return row
 
 
-def decode_one(session: Session, samples, chunk_ms: int) -> tuple[str, list[float]]:
-    """Stream one utterance; return the text and the audio time at which each word was finished."""
-    session.reset()
-    step = audio.ms_to_samples(chunk_ms)
-    text, delays = "", []
-    for start in range(0, len(samples), step):
-        for e in session.push_audio(samples[start:start + step], finished=start + step >= len(samples)):
-            text += e.text
-            delays += [e.source_ms] * (complete_words(text) - len(delays))
-    final = session.final_text
-    delays += [audio.samples_to_ms(len(samples))] * (len(final.split()) - len(delays))
-    return final, delays[: len(final.split())]
+def _is_asr(test: str) -> bool:
+    langs = test.split(".")[-2] if test.count(".") >= 2 else ""
+    return "-" in langs and langs.split("-")[0] == langs.split("-")[1]
 
 
-def decode_manifest(model: SpeechLLM, manifest: Manifest, policy: Policy, limit: int | None = None,
-                    progress: bool = True) -> list[Decoded]:
-    out, sessions = [], {}
-    rows = manifest.rows[:limit] if limit else manifest.rows
-    for u in tqdm(rows, desc=f"decoding {manifest.path.name}", disable=not progress, dynamic_ncols=True):
-        task = TaskSpec("asr" if u.src_lang == u.tgt_lang else "st", u.src_lang, u.tgt_lang)
-        if task not in sessions:  # one session per task, reset per utterance by decode_one
-            sessions[task] = Session(model, policy, task)
-        session = sessions[task]
-        samples = audio.load_audio(manifest.audio_path(u))
-        t0 = time.perf_counter()
-        hyp, delays = decode_one(session, samples, model.cfg.encoder.chunk_ms)
-        out.append(Decoded(u.id, hyp, u.tgt_text, tuple(delays), u.duration_ms, (time.perf_counter() - t0) * 1e3))
-    return out
-
-
-def average_lagging(delays_ms: list[float], source_ms: float, ref_len: int, hyp_len: int | None = None) -> float:
-    """AL (Ma et al. 2019) in ms; with `hyp_len` given, LAAL's length term max(|hyp|, |ref|)."""
-    if not delays_ms:
-        return source_ms
-    length = max(hyp_len, ref_len) if hyp_len is not None else ref_len
-    rate = length / source_ms
-    total, tau = 0.0, 0
-    for i, d in enumerate(delays_ms):
-        total += d - i / rate
-        tau = i + 1
-        if d >= source_ms:  # cut-off: the first word written after the whole source was heard
-            break
-    return total / tau
-
-
-def score(decoded: list[Decoded], wall_compute_ms: float | None = None) -> Scores:
-    import sacrebleu
-
-    hyps, refs = [d.hyp for d in decoded], [d.ref for d in decoded]
-    al = [average_lagging(list(d.word_delays_ms), d.source_ms, len(d.ref.split())) for d in decoded]
-    laal = [average_lagging(list(d.word_delays_ms), d.source_ms, len(d.ref.split()), len(d.hyp.split()))
-            for d in decoded]
-    audio_ms = sum(d.source_ms for d in decoded)
-    return Scores(len(decoded), sacrebleu.corpus_bleu(hyps, [refs]).score, sacrebleu.corpus_chrf(hyps, [refs]).score,
-                  sum(al) / len(al), sum(laal) / len(laal), sum(d.compute_ms for d in decoded) / audio_ms)
-
-
-def parse_policy(spec: str) -> tuple[str, Policy]:
-    """"offline", "wait-k:K" or "wait-k:K:TOKENS_PER_CHUNK"."""
-    name, *nums = spec.split(":")
-    keys = ("k", "tokens_per_chunk")
-    try:
-        return spec, make_policy(name, **{k: int(v) for k, v in zip(keys, nums)})
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"bad policy {spec!r} ({e}); use offline or wait-k:K[:TOKENS_PER_CHUNK]") from e
-
-
-def baseline_rows(train: list[Manifest], test: Manifest) -> list[tuple[str, Scores]]:
-    import sacrebleu
-
+def baseline_rows(train: list[Manifest], test: Manifest) -> list[dict]:
+    """Text-only reference points: copying the source transcript, and the nearest training sentence."""
     from speech_proactive.text_baselines import copy_source, nearest_neighbour
 
-    rows, refs = [], [[u.tgt_text for u in test.rows]]
-    pool = [u for m in train for u in m.rows if (u.src_lang, u.tgt_lang) == (test.rows[0].src_lang, test.rows[0].tgt_lang)]
+    refs = [u.tgt_text for u in test.rows]
+    pair = (test.rows[0].src_lang, test.rows[0].tgt_lang)
+    pool = [u for m in train for u in m.rows if (u.src_lang, u.tgt_lang) == pair]
+    rows = []
     for name, hyps in (("copy-source", copy_source(test.rows)), ("nearest-neighbour", nearest_neighbour(pool, test.rows))):
-        nan = float("nan")
-        rows.append((name, Scores(len(hyps), sacrebleu.corpus_bleu(hyps, refs).score,
-                                  sacrebleu.corpus_chrf(hyps, refs).score, nan, nan, nan)))
+        rows.append({"test": test.path.name, "policy": name, "family": name, "n": len(hyps),
+                     "bleu": latency.corpus_bleu(hyps, refs, pair[1]), "chrf": latency.corpus_chrf(hyps, refs)})
     return rows
 
 
-def results_table(results: dict[str, list[tuple[str, Scores]]]) -> str:
-    lines = ["| test set | system | n | BLEU | chrF | AL ms | LAAL ms | RTF |", "|---|---|---|---|---|---|---|---|"]
-    for manifest, rows in results.items():
-        for name, s in rows:
-            lines.append(f"| {manifest} | {name} | {s.n} | {s.bleu:.1f} | {s.chrf:.1f} | {s.al_ms:.0f} | "
-                         f"{s.laal_ms:.0f} | {s.rtf:.3f} |".replace("| nan ", "| - "))
-    return "\n".join(lines) + "\n"
+COLUMNS = [("policy", "policy", "{}"), ("n", "n", "{}"), ("BLEU", "bleu", "{:.1f}"), ("chrF", "chrf", "{:.1f}"),
+           ("WER", "wer", "{:.1f}"), ("AL ms", "AL", "{:.0f}"), ("LAAL ms", "LAAL", "{:.0f}"), ("AP", "AP", "{:.2f}"),
+           ("DAL ms", "DAL", "{:.0f}"), ("ATD ms", "ATD", "{:.0f}"), ("AL_CA ms", "AL_CA", "{:.0f}"),
+           ("LAAL_CA ms", "LAAL_CA", "{:.0f}"), ("RTF", "rtf", "{:.3f}")]
+
+
+def results_table(rows: list[dict]) -> str:
+    lines = []
+    for test in dict.fromkeys(r["test"] for r in rows):
+        lines += [f"\n**{test}**\n", "| " + " | ".join(c for c, _, _ in COLUMNS) + " |",
+                  "|" + "---|" * len(COLUMNS)]
+        for r in (r for r in rows if r["test"] == test):
+            cells = [fmt.format(r[k]) if k in r and r[k] == r[k] else "-" for _, k, fmt in COLUMNS]  # nan -> "-"
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines).lstrip() + "\n"
+
+
+def write_decoded(out: Path, job: Job, decoded: list[Decoded], shard: str) -> None:
+    folder = out / "decoded" / job.manifest.name
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{job.label}{shard}.tmp"
+    tmp.write_text("".join(json.dumps(asdict(d), ensure_ascii=False) + "\n" for d in decoded), encoding="utf-8")
+    tmp.replace(folder / f"{job.label}{shard}.jsonl")
+
+
+def read_decoded(dirs: list[Path]) -> dict[tuple[str, str], list[Decoded]]:
+    """(test set, policy label) -> decoded utterances, from one run folder or the shards of one."""
+    found: dict[tuple[str, str], list[Decoded]] = {}
+    for d in dirs:
+        files = sorted((d / "decoded").glob("*/*.jsonl"))
+        if not files:
+            raise FileNotFoundError(f"{d}: no decoded/*/*.jsonl (not an evaluate --out folder?)")
+        for f in files:
+            label = f.stem.split("@shard")[0]
+            rows = [Decoded.from_dict(json.loads(x)) for x in f.read_text(encoding="utf-8").splitlines() if x]
+            found.setdefault((f.parent.name, label), []).extend(rows)
+    return found
+
+
+def report(rows: list[dict], out: Path | None) -> None:
+    table = results_table(rows)
+    print(table)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.md").write_text(table)
+        (out / "results.json").write_text(json.dumps({"rows": rows}, indent=1, ensure_ascii=False))
+        from speech_proactive.plots import plot_curve
+
+        print(f"wrote {out / 'results.json'}, {out / 'results.md'}, {plot_curve(rows, out / 'curve.png')}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.merge:
+        decoded = read_decoded(args.merge)
+        report([score_row(t, label, d) for (t, label), d in decoded.items()], args.out)
+        return 0
+    from speech_proactive.sweep import run_sweep
+
+    return run_sweep(args)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m speech_proactive.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, type=Path)
-    p.add_argument("--manifest", required=True, type=Path, nargs="+", help="test manifests")
-    p.add_argument("--policies", nargs="+", default=["offline"], help="offline, wait-k:K[:TOKENS_PER_CHUNK]")
+    p.add_argument("--model", type=Path, help="bundle folder")
+    p.add_argument("--manifest", type=Path, nargs="+", default=[], help="test manifests")
+    p.add_argument("--policies", nargs="+", default=["offline"], help=f"policy specs or grids: {SYNTAX}")
+    p.add_argument("--dev", type=Path, nargs="*", help="dev manifests for q-thresholds (default: the bundle's)")
     p.add_argument("--baselines-from", type=Path, nargs="*", default=[],
                    help="training manifests: also score copy-source and nearest-neighbour lookup")
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
-    p.add_argument("--out", type=Path, help="folder for results.json and results.md")
+    p.add_argument("--shard", default="0/1", help="I/N: decode only the I-th of N equal utterance ranges")
+    p.add_argument("--jobs", type=int, default=1, help="decoding processes (each uses one thread)")
+    p.add_argument("--out", type=Path, help="folder for results.json, results.md, curve.png, decoded/")
+    p.add_argument("--merge", type=Path, nargs="+", help="score the decoded/ folders of finished shards together")
     args = p.parse_args(argv)
-    model = load_model(args.model)
-    policies = [parse_policy(s) for s in args.policies]
-    train = [read_manifest(m, check_audio=False) for m in args.baselines_from]
-    results, hyps = {}, {}
-    for path in args.manifest:
-        test = read_manifest(path)
-        if args.limit:
-            test = Manifest(test.path, test.rows[: args.limit])
-        rows = baseline_rows(train, test) if train else []
-        for name, policy in policies:
-            decoded = decode_manifest(model, test, policy)
-            rows.append((name, score(decoded)))
-            hyps[f"{path.name}:{name}"] = [asdict(d) for d in decoded]
-            s = rows[-1][1]
-            print(f"{path.name:<24} {name:<10} n={s.n:<5} BLEU {s.bleu:5.1f}  chrF {s.chrf:5.1f}  "
-                  f"AL {s.al_ms:6.0f} ms  LAAL {s.laal_ms:6.0f} ms  RTF {s.rtf:.3f}", flush=True)
-        results[path.name] = rows
-    table = results_table(results)
-    print(table)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.md").write_text(table)
-        (args.out / "results.json").write_text(json.dumps(
-            {"scores": {m: {n: asdict(s) for n, s in rows} for m, rows in results.items()}, "decoded": hyps},
-            indent=1, ensure_ascii=False))
-    return 0
+    if not args.merge:
+        if args.model is None or not args.manifest:
+            p.error("--model and --manifest are required (or --merge)")
+        try:
+            args.specs = [parse_policy(x) for spec in args.policies for x in expand_grid(spec)]
+            i, n = (int(v) for v in args.shard.split("/"))
+            if not 0 <= i < n:
+                raise ValueError(f"--shard {args.shard}: need 0 <= I < N")
+            args.shard_index, args.n_shards = i, n
+        except ValueError as e:
+            p.error(str(e))
+    return args
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from speech_proactive.layout import Entries
 class LMOutput:
     logits: Tensor  # [B, n, vocab]
     hidden: Tensor  # [B, n, d_model] last layer (after the final norm)
+    attentions: tuple[Tensor, ...] | None = None  # per layer [B, heads, n, n_keys], when asked for
 
 
 def _empty_entries() -> Entries:
@@ -47,6 +48,14 @@ class LMState:
         self.n_target = 0
 
 
+def source_attention(attentions: tuple[Tensor, ...], key_kind: Tensor, query: int) -> Tensor:
+    """One query's attention over the source keys [n_source]: mean over layers and heads, renormalised to
+    sum to 1 (the prompt and earlier target tokens take the rest of the mass)."""
+    weights = torch.stack([a[0, :, query] for a in attentions]).float().mean(dim=(0, 1))  # [n_keys]
+    mass = weights[(key_kind == layout.SOURCE).to(weights.device)]
+    return mass / mass.sum().clamp_min(1e-12)
+
+
 class StreamingLM(nn.Module):
     def __init__(self, model: nn.Module, target_position_offset: int = 0):
         super().__init__()
@@ -70,10 +79,11 @@ class StreamingLM(nn.Module):
         return self.model.get_input_embeddings()(ids)
 
     def run(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
-            cache: object | None = None) -> LMOutput:
+            cache: object | None = None, attentions: bool = False) -> LMOutput:
         """One forward. Example b has queries[b] (its new entries) and keys[b] (cache entries + new ones)."""
-        hidden = self.hidden(embeds, queries, keys, n_prefix, cache)
-        return LMOutput(logits=self.logits(hidden), hidden=hidden)
+        out = self._decoder(embeds, queries, keys, n_prefix, cache, attentions)
+        hidden = out.last_hidden_state
+        return LMOutput(self.logits(hidden), hidden, out.attentions if attentions else None)
 
     def hidden(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
                cache: object | None = None) -> Tensor:
@@ -81,6 +91,17 @@ class StreamingLM(nn.Module):
 
         Training takes the logits of the target positions only: the head over the vocabulary at every
         source position would be most of the cost and all of it wasted."""
+        return self._decoder(embeds, queries, keys, n_prefix, cache).last_hidden_state
+
+    def use_eager_attention(self) -> None:
+        """Attention weights (for the attention decision head) exist only in the eager kernel: same math."""
+        if self.model.config._attn_implementation != "eager":
+            self.model.set_attn_implementation("eager")
+
+    def _decoder(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
+                 cache: object | None = None, attentions: bool = False):
+        if attentions and self.model.config._attn_implementation != "eager":
+            raise RuntimeError("attention weights need the eager kernel: call use_eager_attention() first")
         dtype = embeds.dtype
         mask = torch.stack([layout.additive_mask(layout.allowed(q, k), dtype) for q, k in zip(queries, keys)])
         pos = torch.stack([q.positions(p, self.target_position_offset) for q, p in zip(queries, n_prefix)])
@@ -90,25 +111,28 @@ class StreamingLM(nn.Module):
             attention_mask=mask.to(embeds.device),
             position_ids=pos.to(embeds.device),
             use_cache=cache is not None,
+            output_attentions=attentions,
             **kwargs,
         )
-        return out.last_hidden_state
+        return out
 
     def logits(self, hidden: Tensor) -> Tensor:
         return self.model.get_output_embeddings()(hidden)
 
     # -- batch ---------------------------------------------------------------------------------------------
-    def forward_sequence(self, prefix_ids: Tensor, source: Tensor, target_ids: Tensor, n_src_visible: Tensor
-                         ) -> LMOutput:
-        """One example laid out as `[prompt ; source ; target]`; returns outputs at the target entries.
+    def forward_sequence(self, prefix_ids: Tensor, source: Tensor, target_ids: Tensor, n_src_visible: Tensor,
+                         attentions: bool = False) -> LMOutput:
+        """One example laid out as `[prompt ; source ; target]`; returns outputs at the target entries
+        (attentions: per layer [1, heads, T, P + S + T], the target queries' rows).
 
         prefix_ids [P], source [S, D], target_ids [T], n_src_visible [T] (monotone, each in 0..S).
         """
         entries = layout.sequence(len(prefix_ids), len(source), [n_src_visible])
         embeds = torch.cat([self.embed(prefix_ids), source, self.embed(target_ids)])[None]
-        out = self.run(embeds, [entries], [entries], [len(prefix_ids)])
+        out = self.run(embeds, [entries], [entries], [len(prefix_ids)], attentions=attentions)
         t0 = len(prefix_ids) + len(source)
-        return LMOutput(out.logits[:, t0:], out.hidden[:, t0:])
+        rows = tuple(a[:, :, t0:] for a in out.attentions) if attentions else None
+        return LMOutput(out.logits[:, t0:], out.hidden[:, t0:], rows)
 
     # -- streaming -----------------------------------------------------------------------------------------
     def new_cache(self) -> object:
@@ -133,25 +157,33 @@ class StreamingLM(nn.Module):
         self._append(state, vectors, entries)
         state.n_source += len(vectors)
 
-    def write(self, state: LMState, token_id: int) -> LMOutput:
+    def write(self, state: LMState, token_id: int, attentions: bool = False) -> LMOutput:
         """Append one target token, which sees everything heard so far; returns its outputs [1, 1, ...]."""
         entries = Entries.group(layout.TARGET, 1, start=state.n_target, n_src_visible=torch.tensor([state.n_source]))
         embeds = self.embed(torch.tensor([token_id], device=self._device()))
-        out = self._append(state, embeds, entries)
+        out = self._append(state, embeds, entries, attentions)
         state.n_target += 1
         return out
 
-    def unwrite(self, state: LMState) -> None:
-        """Drop the last entry, which must be a target token (its query must be recomputed after a READ)."""
-        if len(state.entries) == 0 or int(state.entries.kind[-1]) != layout.TARGET:
-            raise RuntimeError("unwrite: the last cache entry is not a target token")
-        state.cache.crop(-1)  # negative: remove this many entries (transformers 4.x and 5.x)
-        state.entries = Entries(*(t[:-1] for t in state.entries.fields()))
-        state.n_target -= 1
+    def unwrite(self, state: LMState, n: int = 1) -> None:
+        """Drop the last n entries, which must be target tokens (peeked; to be recomputed after a READ)."""
+        if n < 1:
+            return
+        if len(state.entries) < n or bool((state.entries.kind[-n:] != layout.TARGET).any()):
+            raise RuntimeError(f"unwrite: the last {n} cache entries are not all target tokens")
+        state.cache.crop(-n)  # negative: remove this many entries (transformers 4.x and 5.x)
+        state.entries = Entries(*(t[:-n] for t in state.entries.fields()))
+        state.n_target -= n
 
-    def _append(self, state: LMState, embeds: Tensor, entries: Entries) -> LMOutput:
+    def source_attention(self, state: LMState, out: LMOutput) -> Tensor:
+        """The last written query's attention over the source entries [n_source] (see `source_attention`)."""
+        if out.attentions is None:
+            raise RuntimeError("source_attention: write(..., attentions=True) first")
+        return source_attention(out.attentions, state.entries.kind, -1)
+
+    def _append(self, state: LMState, embeds: Tensor, entries: Entries, attentions: bool = False) -> LMOutput:
         keys = state.entries.cat(entries)
-        out = self.run(embeds[None], [entries], [keys], [state.n_prefix], cache=state.cache)
+        out = self.run(embeds[None], [entries], [keys], [state.n_prefix], cache=state.cache, attentions=attentions)
         state.entries = keys
         return out
 

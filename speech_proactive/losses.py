@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from speech_proactive import layout
+from speech_proactive import ctc, layout
 from speech_proactive.batch import Batch
 from speech_proactive.layout import Entries
 from speech_proactive.model import SpeechLLM
@@ -31,7 +31,7 @@ class LossConfig:
     top_k: int = 100
     n_students: int = 1  # student copies (each with its own schedule) per example
     latency_skew: float = 0.0  # schedules.sample_schedule
-    ctc_weight: float = 0.0  # auxiliary CTC on the adapter output against the source transcript (0: off)
+    ctc_weight: float = 0.0  # auxiliary CTC against the source transcript (ctc.py; 0: off)
 
     @property
     def needs_students(self) -> bool:
@@ -53,13 +53,19 @@ class CopyLogits:
     teacher: Tensor  # [N, vocab] over all target positions of the batch
     students: list[Tensor]  # n_students x [N, vocab]
     labels: Tensor  # [N]
-    source: Tensor  # [B, S_max, d_llm] adapter outputs
-    n_source: Tensor  # [B] valid source vectors per example
+    ctc_in: Tensor  # [B, T, D] what the CTC head reads (ctc.py): encoder frames or adapter outputs
+    n_ctc_in: Tensor  # [B] valid frames of it per example
 
 
 def source_lengths(model: SpeechLLM, n_mel_frames: Tensor) -> Tensor:
     n_enc = (n_mel_frames + 1) // 2
     return (n_enc + model.cfg.adapter.stack - 1) // model.cfg.adapter.stack
+
+
+def ctc_input(model: SpeechLLM, frames: Tensor, source: Tensor, n_mel_frames: Tensor) -> tuple[Tensor, Tensor]:
+    if model.cfg.ctc_units == "bytes":
+        return frames, (n_mel_frames + 1) // 2
+    return source, source_lengths(model, n_mel_frames)
 
 
 def student_schedule(model: SpeechLLM, n_vectors: int, n_mel: int, n_positions: int, cfg: LossConfig,
@@ -90,7 +96,8 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
     rows, embeds = _pad(rows, embeds)
     hidden = model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
-    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students, source)
+    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students,
+                         ctc_input(model, frames, source, batch.n_mel_frames))
 
 
 def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:
@@ -100,7 +107,8 @@ def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list
     return padded_rows, padded_embeds
 
 
-def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int, source: Tensor) -> CopyLogits:
+def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int,
+                  ctc_in: tuple[Tensor, Tensor]) -> CopyLogits:
     """Logits of each copy's target positions, gathered in one index per copy (one backward each)."""
     rows: list[list[Tensor]] = [[] for _ in range(n_copies)]
     cols: list[list[Tensor]] = [[] for _ in range(n_copies)]
@@ -113,7 +121,7 @@ def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int
     per_copy = [lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)])
                 for r, k in zip(rows, cols)]
     labels = torch.cat([tgt[1:] for tgt in batch.targets])
-    return CopyLogits(per_copy[0], per_copy[1:], labels, source, n_vec)
+    return CopyLogits(per_copy[0], per_copy[1:], labels, *ctc_in)
 
 
 def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
@@ -125,18 +133,15 @@ def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
     return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
 
 
-def ctc_loss(model: SpeechLLM, source: Tensor, n_source: Tensor, batch: Batch) -> Tensor:
-    log_probs = F.log_softmax(model.ctc_head(source).float(), dim=-1).transpose(0, 1)  # [S, B, V]
-    targets = torch.cat(batch.transcripts)
-    return F.ctc_loss(log_probs, targets, n_source,
-                      torch.tensor([len(t) for t in batch.transcripts]), blank=model.blank_id,
-                      reduction="mean", zero_infinity=True)
+def ctc_loss(model: SpeechLLM, features: Tensor, n_frames: Tensor, batch: Batch) -> Tensor:
+    return ctc.ctc_loss(model.ctc_head, features, n_frames, batch.transcripts, model.blank_id)
 
 
 def ctc_only(model: SpeechLLM, batch: Batch) -> LossTerms:
     """Warm-up: the audio side alone learns to hear words (no LLM pass, so no LLM gradient)."""
-    source = model.adapter(model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames))
-    l_ctc = ctc_loss(model, source, source_lengths(model, batch.n_mel_frames), batch)
+    frames = model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
+    source = model.adapter(frames) if model.cfg.ctc_units == "tokens" else frames
+    l_ctc = ctc_loss(model, *ctc_input(model, frames, source, batch.n_mel_frames), batch)
     zero = l_ctc.new_zeros(())
     return LossTerms(l_ctc, zero, zero, zero, l_ctc, sum(len(t) - 1 for t in batch.targets))
 
@@ -149,6 +154,6 @@ def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(
     l_mslm = torch.stack([F.cross_entropy(s, logits.labels) for s in logits.students]).mean() if cfg.mslm else zero
     l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
               if cfg.spsd else zero)
-    l_ctc = ctc_loss(model, logits.source, logits.n_source, batch) if cfg.ctc_weight > 0 else zero
+    l_ctc = ctc_loss(model, logits.ctc_in, logits.n_ctc_in, batch) if cfg.ctc_weight > 0 else zero
     total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd + cfg.ctc_weight * l_ctc
     return LossTerms(total, l_batch, l_mslm, l_spsd, l_ctc, int(logits.labels.numel()))

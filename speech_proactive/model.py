@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
+from speech_proactive import ctc
 from speech_proactive import tokenizer as tk
 from speech_proactive.adapter import Adapter
 from speech_proactive.config import ModelConfig, TaskSpec
@@ -52,13 +54,20 @@ class SpeechLLM(nn.Module):
                              f"{self.lm.vocab_size}: they do not belong together")
         self.start_id = tk.start_id(tokenizer)
         self.eos_id = tk.eos_id(tokenizer)
-        # Auxiliary CTC head on the adapter's output (training only). Measured: trained from scratch without
-        # it, the LLM learnt the text prior first and then drove every source vector to one constant
-        # (cosine 0.99999 between utterances), after which no gradient asked it to listen. Predicting the
-        # transcript from the very vectors the LLM reads keeps them about the words.
-        self.blank_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        # its own LayerNorm: the source vectors are at the token embeddings' small scale (adapter.out_norm)
-        self.ctc_head = nn.Sequential(nn.LayerNorm(self.lm.hidden_size), nn.Linear(self.lm.hidden_size, len(tokenizer)))
+        if cfg.ctc_units == "bytes":
+            self.blank_id = ctc.BYTE_BLANK
+            self.ctc_head = ctc.make_head(cfg.encoder.n_audio_state, ctc.N_BYTE_CLASSES)
+        else:
+            self.blank_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+            self.ctc_head = ctc.make_head(self.lm.hidden_size, len(tokenizer))
+
+    @functools.cached_property
+    def word_starts(self) -> list[bool]:
+        """Per token id the LLM can output: does it begin a new word (the session's unit of output)?
+        An LLM may have more rows than its tokenizer has tokens (Qwen2.5: 151,936 vs 151,665): those count
+        as boundaries."""
+        starts = tk.word_starts(self.tokenizer)
+        return starts + [True] * (self.lm.vocab_size - len(starts))
 
     @property
     def vectors_per_chunk(self) -> int:
@@ -77,6 +86,9 @@ class SpeechLLM(nn.Module):
         return self.adapter(self.encoder.forward_blockwise(mel))
 
     def transcript_ids(self, text: str) -> Tensor:
+        """CTC targets of a source transcript, in the head's units (`ModelConfig.ctc_units`)."""
+        if self.cfg.ctc_units == "bytes":
+            return ctc.byte_targets(text).to(self.device)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)
 

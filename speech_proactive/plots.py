@@ -30,3 +30,39 @@ def plot_losses(log_jsonl: Path, out_png: Path) -> Path:
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
     return out_png
+
+
+def plot_curve(rows: list[dict], out_png: Path) -> Path:
+    """BLEU against AL and against LAAL, one panel row per test set, one line per policy family; offline
+    (and the text baselines) as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tests = list(dict.fromkeys(r["test"] for r in rows))
+    fig, axes = plt.subplots(len(tests), 2, figsize=(11, 4 * len(tests)), squeeze=False)
+    for (ax_al, ax_laal), test in zip(axes, tests):
+        mine = [r for r in rows if r["test"] == test]
+        for ax, key in ((ax_al, "AL"), (ax_laal, "LAAL")):
+            _draw_panel(ax, mine, key)
+            ax.set_title(test)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+def _draw_panel(ax, rows: list[dict], key: str) -> None:
+    flat = {"offline": "-", "copy-source": ":", "nearest-neighbour": "--"}
+    for family in dict.fromkeys(r["family"] for r in rows):
+        pts = sorted((r[key], r["bleu"]) for r in rows if r["family"] == family and key in r and r[key] == r[key])
+        if family in flat:
+            ax.axhline(max(r["bleu"] for r in rows if r["family"] == family), color="grey", linestyle=flat[family],
+                       label=family)
+        elif pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=family)
+    ax.set_xlabel(f"{key} (ms, non-computation-aware)")
+    ax.set_ylabel("BLEU")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)

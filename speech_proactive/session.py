@@ -1,9 +1,12 @@
 """A streaming session: audio in, READ/WRITE decisions by a policy, text out.
 
 Per 320 ms chunk: frontend -> encoder step (KV cache) -> adapter -> LLM read (same KV cache as the output).
-After each chunk the policy is asked, token by token, whether to WRITE now or READ the next chunk. To let a
-policy look at the next-token distribution given all it has heard, the pending token is fed; if the policy
-then says READ, that one entry is dropped again so that it is recomputed with the new audio.
+After each chunk the policy is asked, word by word (`DecodeOptions.granularity`), whether to WRITE the next
+word now or READ the next chunk. To let a policy look at the next-token distribution (or attention) given
+all it has heard, the pending token is fed; if the policy then says READ, that entry is dropped again so
+that it is recomputed with the new audio. A WRITE emits tokens until the next one would start a new word.
+Re-decoding baselines (hold-n, LocalAgreement) get the greedy continuation, computed the same way and
+dropped again.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class StreamState:
     tokens: list[int] = field(default_factory=list)
     token_n_source: list[int] = field(default_factory=list)  # source vectors each written token's query saw
     pending_token: int = -1  # last written token (or the start token), not yet fed to the LLM
+    n_words: int = 0  # words begun among `tokens`
+    previous_hypothesis: tuple[int, ...] | None = None  # written + greedy continuation, one chunk earlier
     done: bool = False  # EOS written or the length cap reached
     text: str = ""  # text emitted so far
 
@@ -56,6 +61,8 @@ class StreamState:
         self.tokens = []
         self.token_n_source = []
         self.pending_token = -1
+        self.n_words = 0
+        self.previous_hypothesis = None
         self.done = False
         self.text = ""
 
@@ -69,6 +76,9 @@ class Session:
         self.options = options
         self.state = StreamState()
         self._mel = MelStream(model.cfg.frontend)
+        self._word_start = model.word_starts
+        if self.policy.needs_attention:
+            model.lm.use_eager_attention()
         self.reset()
 
     def reset(self) -> None:
@@ -118,30 +128,80 @@ class Session:
         self.model.lm.read(self.state.lm, vectors[0])
 
     def _decide_and_write(self, t0: float) -> list[Emission]:
-        s, lm = self.state, self.model.lm
+        s, lm, policy = self.state, self.model.lm, self.policy
+        hypothesis = self._hypothesis() if policy.needs_continuation and not s.source_finished else None
         new: list[int] = []
+        # A policy that needs no peek is asked before any compute wherever a word boundary is known in
+        # advance: at entry (a READ always ends at one) and, with token granularity, before every token.
+        cheap = not (policy.needs_logits or policy.needs_attention)
+        at_boundary = True
         while not s.done:
-            if len(s.tokens) >= self._max_tokens():
-                s.done = True
+            if len(s.tokens) >= self._max_tokens():  # mid-stream the cap grows with the audio: wait for it
+                s.done = s.source_finished
                 break
-            out = lm.write(s.lm, s.pending_token) if self.policy.needs_logits or s.source_finished else None
-            if not s.source_finished:
-                view = PolicyView(s.n_chunks_read, False, len(s.tokens), None if out is None else out.logits[0, -1])
-                if self.policy.decide(view) is Action.READ:
-                    if out is not None:
-                        lm.unwrite(s.lm)
+            asked = cheap and at_boundary and not s.source_finished
+            if asked and policy.decide(self._view(hypothesis)) is Action.READ:
+                break
+            attend = policy.needs_attention and not s.source_finished
+            out = lm.write(s.lm, s.pending_token, attentions=attend)
+            logits = out.logits[0, -1]
+            token = int(logits.argmax())
+            if not (asked or s.source_finished) and self._is_boundary(token):
+                view = self._view(hypothesis, logits, lm.source_attention(s.lm, out) if attend else None)
+                if policy.decide(view) is Action.READ:
+                    lm.unwrite(s.lm)
                     break
-            if out is None:
-                out = lm.write(s.lm, s.pending_token)
-            token = int(out.logits[0, -1].argmax())
+            at_boundary = self.options.granularity == "token"
             if token == self.model.eos_id:
                 s.done = True
                 break
+            s.n_words += int(not s.tokens or self._word_start[token])
             s.tokens.append(token)
             s.token_n_source.append(s.lm.n_source)
             s.pending_token = token
             new.append(token)
+        if hypothesis is not None:
+            s.previous_hypothesis = hypothesis
         return self._emit(new, t0)
+
+    def _is_boundary(self, token: int) -> bool:
+        return (self.options.granularity == "token" or token == self.model.eos_id or not self.state.tokens
+                or self._word_start[token])
+
+    def _view(self, hypothesis: tuple[int, ...] | None, logits: Tensor | None = None,
+              attention: Tensor | None = None) -> PolicyView:
+        s = self.state
+        now = before = None
+        if hypothesis is not None:
+            written = tuple(s.tokens)
+            now = self._words(hypothesis[len(written):])
+            prev = s.previous_hypothesis
+            before = self._words(prev[len(written):]) if prev is not None and prev[:len(written)] == written else ()
+        n_written = s.n_words if self.options.granularity == "word" else len(s.tokens)
+        return PolicyView(s.n_chunks_read, s.source_finished, n_written, s.n_words,
+                          s.n_chunks_read * self.model.cfg.encoder.chunk_ms, logits, attention, now, before)
+
+    def _hypothesis(self) -> tuple[int, ...]:
+        """What greedy decoding would write from here given all heard: written tokens + continuation."""
+        s, lm = self.state, self.model.lm
+        tokens, pending, n_fed = [], s.pending_token, 0
+        while len(s.tokens) + len(tokens) < self._max_tokens():
+            token = int(lm.write(s.lm, pending).logits[0, -1].argmax())
+            n_fed += 1
+            if token == self.model.eos_id:
+                break
+            tokens.append(token)
+            pending = token
+        lm.unwrite(s.lm, n_fed)
+        return tuple(s.tokens) + tuple(tokens)
+
+    def _words(self, tokens: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        words: list[list[int]] = []
+        for i, t in enumerate(tokens):
+            if not words or self._word_start[t] or self.options.granularity == "token":
+                words.append([])
+            words[-1].append(t)
+        return tuple(tuple(w) for w in words)
 
     def _max_tokens(self) -> int:
         n_chunks = max(1, self.state.n_chunks_read + int(self.state.source_finished))

@@ -56,3 +56,13 @@ def eos_id(tok: PreTrainedTokenizerBase) -> int:
     if tok.eos_token_id is None:
         raise ValueError("tokenizer has no EOS token; cannot tell when an output ends")
     return int(tok.eos_token_id)
+
+
+WORD_START_MARKS = ("Ġ", "▁")  # byte-level BPE (GPT-2, Qwen) and SentencePiece mark a leading space so
+
+
+def word_starts(tok: PreTrainedTokenizerBase) -> list[bool]:
+    """For each token id: does it begin a new word? Special tokens count as boundaries."""
+    special = set(tok.all_special_ids)
+    pieces = tok.convert_ids_to_tokens(list(range(len(tok))))
+    return [i in special or (p is not None and p.startswith(WORD_START_MARKS)) for i, p in enumerate(pieces)]

@@ -59,6 +59,15 @@ def new_model(cfg: TrainConfig, train_texts: list[str]) -> SpeechLLM:
                        vocab_size=cfg.vocab_size, llm_size=cfg.llm, seed=cfg.seed)
 
 
+INPUT_STATS_UTTERANCES = 256  # enough for per-channel mean/std to 1%
+
+
+def set_input_stats(model: SpeechLLM, items: list, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(items), generator=g)[:INPUT_STATS_UTTERANCES].tolist()
+    model.encoder.set_input_stats([dataset.make_example(model, items[i]).mel for i in pick])
+
+
 def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path) -> Path:
     state = {"optimizer": opt.state_dict(), "step": run.step, "best_bleu": run.best_bleu,
              "best_step": run.best_step, "torch_rng": torch.get_rng_state()}
@@ -111,6 +120,8 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
     else:
         torch.manual_seed(cfg.seed)
         model, run = new_model(cfg, texts).train(), RunState()
+        if cfg.whisper is None:  # a pretrained Whisper brings its own input scaling
+            set_input_stats(model, items, cfg.seed)
         opt = make_optimizer(model, cfg)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     orders: dict[int, list[list[int]]] = {}

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from speech_proactive.config import ModelConfig
+from speech_proactive.config import ModelConfig, coerce_fields
 from speech_proactive.losses import LossConfig
 from speech_proactive.model import LLMSize
 
@@ -74,7 +74,7 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
     for k in ("train", "dev", "tasks"):
         if k in d:
             d[k] = tuple([d[k]] if isinstance(d[k], str) else d[k])
-    return TrainConfig(**d)
+    return TrainConfig(**coerce_fields(TrainConfig, d))
 
 
 def _sub(cls: type, d: dict[str, Any], name: str) -> Any:
@@ -82,4 +82,4 @@ def _sub(cls: type, d: dict[str, Any], name: str) -> Any:
     unknown = set(d) - names
     if unknown:
         raise ValueError(f"unknown {name} option(s) {sorted(unknown)}; known: {sorted(names)}")
-    return cls(**d)
+    return cls(**coerce_fields(cls, d))

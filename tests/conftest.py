@@ -32,7 +32,12 @@ TINY_LLM = LLMSize(hidden_size=32, intermediate_size=64, num_hidden_layers=2, nu
 def tiny_model(seed: int = 0, chunk_ms: int = 320) -> SpeechLLM:
     enc = EncoderConfig(**{**TINY_ENCODER.__dict__, "chunk_ms": chunk_ms})
     cfg = ModelConfig(encoder=enc, adapter=AdapterConfig(stack=4, hidden=32))
-    return build_model(cfg, texts=read_lines([SENTENCES]), vocab_size=300, llm_size=TINY_LLM, seed=seed).eval()
+    model = build_model(cfg, texts=read_lines([SENTENCES]), vocab_size=300, llm_size=TINY_LLM, seed=seed).eval()
+    with torch.no_grad():  # a non-identity input norm, so that every invariant test covers it
+        g = torch.Generator().manual_seed(seed)
+        model.encoder.mel_mean.copy_(torch.randn(80, generator=g) - 4)
+        model.encoder.mel_std.copy_(torch.rand(80, generator=g) + 0.5)
+    return model
 
 
 @pytest.fixture(scope="session")

@@ -110,5 +110,5 @@ def test_unwrite_refuses_source():
     with torch.no_grad():
         lm.start(st, torch.tensor([1]))
         lm.read(st, torch.randn(2, D))
-    with pytest.raises(RuntimeError, match="not a target"):
+    with pytest.raises(RuntimeError, match="not all target"):
         lm.unwrite(st)

@@ -8,7 +8,7 @@ import torch
 from speech_proactive import audio
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.frontend import log_mel
-from speech_proactive.policies import Offline, WaitK
+from speech_proactive.policies import Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, WaitK
 from speech_proactive.session import Session
 
 
@@ -30,11 +30,17 @@ def batch_logits(model, samples, task, tokens, n_source):
         return model.lm.forward_sequence(model.prompt_ids(task), source, target, vis).logits[0], len(source)
 
 
-@pytest.mark.parametrize("policy", [WaitK(k=2, tokens_per_chunk=1), WaitK(k=1, tokens_per_chunk=3), Offline()])
-def test_session_equals_batch(model, speech, policy):
+POLICIES = [WaitK(k=2, per_chunk=1), WaitK(k=1, per_chunk=3), Offline(), Entropy(threshold=5.0),
+            Attention(threshold=0.3), HoldN(n=1), LocalAgreement(), Oracle(ideal_ms=(700.0, 900.0, 1500.0))]
+
+
+@pytest.mark.parametrize("granularity", ["word", "token"])
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: type(p).__name__)
+def test_session_equals_batch(model, speech, policy, granularity):
+    """Peeks (a READ after looking at the logits or attention, greedy continuations) leave no trace."""
     task = TaskSpec("st", "en", "de")
-    s = run(Session(model, policy, task, DecodeOptions(max_tokens_per_chunk=3, max_tokens_extra=4)), speech,
-            [5120] * 3 + [777, 3000])
+    options = DecodeOptions(max_tokens_per_chunk=3, max_tokens_extra=4, granularity=granularity)
+    s = run(Session(model, policy, task, options), speech, [5120] * 3 + [777, 3000])
     tokens, n_source = s.state.tokens, s.state.token_n_source
     assert len(tokens) > 3, "the random model should write something for this test to mean anything"
     logits, n_total = batch_logits(model, speech, task, tokens, n_source)
@@ -44,19 +50,41 @@ def test_session_equals_batch(model, speech, policy):
 
 
 def test_push_sizes_do_not_matter(model, speech):
-    policy = WaitK(k=2, tokens_per_chunk=2)
+    policy = WaitK(k=2, per_chunk=2)
     a = run(Session(model, policy), speech, [])
     b = run(Session(model, policy), speech, list(np.random.default_rng(0).integers(0, 3000, 12)))
     assert a.state.tokens == b.state.tokens and a.state.token_n_source == b.state.token_n_source
     assert a.state.tokens
 
 
-def test_wait_k_schedule(model, speech):
-    s = run(Session(model, WaitK(k=3, tokens_per_chunk=1), options=DecodeOptions(max_tokens_per_chunk=2)),
-            speech, [5120] * 5)
+def test_wait_k_schedule_in_tokens(model, speech):
+    options = DecodeOptions(max_tokens_per_chunk=2, granularity="token")
+    s = run(Session(model, WaitK(k=3, per_chunk=1), options=options), speech, [5120] * 5)
     v = model.vectors_per_chunk
     # the first token waits for 3 chunks; then one token per chunk while the input lasts
     assert s.state.token_n_source[:3] == [3 * v, 4 * v, 5 * v]
+
+
+def words_of(model, tokens: list[int], n_source: list[int]) -> list[tuple[list[int], set[int]]]:
+    """Split written tokens into words; each with the set of source counts its tokens saw."""
+    words = []
+    for i, (t, n) in enumerate(zip(tokens, n_source)):
+        if i == 0 or model.word_starts[t]:
+            words.append(([], set()))
+        words[-1][0].append(t)
+        words[-1][1].add(n)
+    return words
+
+
+def test_wait_k_schedule_in_words(model, speech):
+    s = run(Session(model, WaitK(k=3, per_chunk=1), options=DecodeOptions(max_tokens_per_chunk=8)),
+            speech, [5120] * 5)
+    v = model.vectors_per_chunk
+    words = words_of(model, s.state.tokens, s.state.token_n_source)
+    assert any(len(w) > 1 for w, _ in words[:3]), "the test needs a multi-token word among the first three"
+    # a WRITE emits a whole word: every token of word i was written after the same chunk, 3 + i
+    assert [seen for _, seen in words[:3]] == [{3 * v}, {4 * v}, {5 * v}]
+    assert s.state.n_words == len(words)
 
 
 def test_offline_reads_everything_first(model, speech):
@@ -65,7 +93,7 @@ def test_offline_reads_everything_first(model, speech):
 
 
 def test_emissions_report_time_and_text(model, speech):
-    session = Session(model, WaitK(k=1, tokens_per_chunk=1))
+    session = Session(model, WaitK(k=1, per_chunk=1))
     step = audio.ms_to_samples(320)
     emissions = []
     for i in range(0, len(speech), step):
@@ -84,7 +112,7 @@ def test_prompt_selects_task(model, speech):
 
 
 def test_reset_gives_a_fresh_stream(model, speech):
-    session = Session(model, WaitK(k=2, tokens_per_chunk=1))
+    session = Session(model, WaitK(k=2, per_chunk=1))
     first = list(run(session, speech, []).state.tokens)
     second = list(run(session, speech, []).state.tokens)
     assert first == second
@@ -95,3 +123,11 @@ def test_length_cap_for_models_that_never_stop(model, speech):
             speech, [])
     n_chunks = -(-len(speech) // audio.ms_to_samples(320))
     assert len(s.state.tokens) <= n_chunks + 2 and s.state.done
+
+
+def test_length_cap_mid_stream_waits_instead_of_ending(model, speech):
+    """A never-ending word hits the per-chunk cap: the session waits for audio, it does not stop for good."""
+    options = DecodeOptions(max_tokens_per_chunk=1, max_tokens_extra=0)
+    s = run(Session(model, WaitK(k=1, per_chunk=50), options=options), speech, [5120] * 4)
+    # one token after each chunk (the cap), not one token and then silence
+    assert s.state.token_n_source[:4] == [model.vectors_per_chunk * (i + 1) for i in range(4)]

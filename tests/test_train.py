@@ -73,6 +73,13 @@ def test_config_overrides_and_errors(tmp_path):
         load_train_config(y, ["max_stpes=3"])
     with pytest.raises(ValueError, match="unknown loss option"):
         load_train_config(y, ["loss.lambda=3"])
+    # YAML reads 3e-3 as a string: numbers are read as the field's type, and wrong types are named
+    cfg = load_train_config(y, ["lr=3e-3", "model.encoder.n_audio_state=192.0"])
+    assert cfg.lr == 0.003 and cfg.model.encoder.n_audio_state == 192
+    for bad, what in (("lr=fast", "TrainConfig.lr"), ("max_steps=1.5", "max_steps"), ("loss.mslm=3", "mslm"),
+                      ("model.encoder.n_audio_layer=two", "n_audio_layer")):
+        with pytest.raises(ValueError, match=what):
+            load_train_config(y, [bad])
 
 
 def test_manifest_reads_back(manifest):

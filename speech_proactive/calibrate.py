@@ -1,0 +1,112 @@
+"""Thresholds of the decision heads as quantiles of their own score on a dev set, saved with the bundle.
+
+A head's score (next-token entropy, attention mass on the newest audio, ...) is taken at every word start
+of the dev references with the whole source visible, the teacher view. `entropy@q0.9` then READs whenever
+the model is more uncertain than at 90% of word starts after hearing everything. The scores are kept in
+`BUNDLE/calibration.json`, keyed by head and its other settings, so any quantile is read without recompute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from speech_proactive import audio, layout
+from speech_proactive.config import TaskSpec
+from speech_proactive.data.manifest import Manifest
+from speech_proactive.frontend import log_mel
+from speech_proactive.lm import source_attention
+from speech_proactive.model import SpeechLLM
+from speech_proactive.policies import Policy, PolicyView
+from speech_proactive.policy_spec import PolicySpec
+
+CALIBRATION_FILE = "calibration.json"
+DEFAULT_UTTERANCES = 200  # dev utterances scored: ~1,500 word starts, quantiles to about 1%
+
+
+def key(policy: Policy) -> str:
+    """The head and its settings other than the threshold (they change what the score means)."""
+    params = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy) if f.name != "threshold"}
+    return type(policy).__name__ + "".join(f":{k}={v}" for k, v in sorted(params.items()))
+
+
+@torch.no_grad()
+def word_start_scores(model: SpeechLLM, policy: Policy, manifests: list[Manifest], limit: int) -> list[float]:
+    if policy.needs_attention:
+        model.lm.use_eager_attention()
+    rows = [(m, u) for m in manifests for u in m.rows][:limit]
+    scores: list[float] = []
+    for m, u in tqdm(rows, desc=f"calibrating {key(policy)}", dynamic_ncols=True):
+        task = TaskSpec("asr" if u.src_lang == u.tgt_lang else "st", u.src_lang, u.tgt_lang)
+        mel = log_mel(audio.load_audio(m.audio_path(u)), model.cfg.frontend)[None].to(model.device)
+        source = model.source_vectors(mel)[0]
+        ids = model.target_ids(u.tgt_text).tolist()  # <start> y_1 .. y_L <eos>: query t decides about y_{t+1}
+        target, prompt = torch.tensor(ids[:-1], device=model.device), model.prompt_ids(task)
+        full = torch.full((len(target),), len(source))
+        out = model.lm.forward_sequence(prompt, source, target, full, attentions=policy.needs_attention)
+        kinds = layout.sequence(len(prompt), len(source), [full]).kind
+        for t in range(len(target)):
+            if t > 0 and not model.word_starts[ids[t + 1]]:
+                continue
+            attn = source_attention(out.attentions, kinds, t) if policy.needs_attention else None
+            view = PolicyView(0, False, 0, next_logits=out.logits[0, t], source_attention=attn)
+            scores.append(policy.score(view))
+    return scores
+
+
+def quantile(scores: list[float], q: float) -> float:
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile {q} outside 0..1")
+    return float(torch.quantile(torch.tensor(scores, dtype=torch.float64), q))
+
+
+def load_scores(bundle: Path) -> dict[str, dict]:
+    f = Path(bundle) / CALIBRATION_FILE
+    return json.loads(f.read_text()) if f.is_file() else {}
+
+
+def save_scores(bundle: Path, policy: Policy, scores: list[float], source: list[str]) -> None:
+    """Atomic: a crash leaves the previous file, never half of one."""
+    data = load_scores(bundle)
+    data[key(policy)] = {"dev": source, "n": len(scores), "scores": [round(s, 6) for s in scores]}
+    tmp = Path(bundle) / f".{CALIBRATION_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, Path(bundle) / CALIBRATION_FILE)
+
+
+def calibrated(policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: list[Manifest],
+               limit: int = DEFAULT_UTTERANCES) -> Policy:
+    """`policy` with its threshold at quantile q of its dev scores (computed once, then read from the bundle)."""
+    stored = load_scores(bundle).get(key(policy))
+    if stored is None:
+        if not dev:
+            raise ValueError(f"{bundle}: no calibration for {key(policy)} and no dev manifest to compute one "
+                             f"(give --dev, or a bundle whose training config names its dev set)")
+        scores = word_start_scores(model, policy, dev, limit)
+        if not scores:
+            raise ValueError(f"no word starts to calibrate on in {[str(m.path) for m in dev]}")
+        save_scores(bundle, policy, scores, [str(m.path) for m in dev])
+    else:
+        scores = stored["scores"]
+    return dataclasses.replace(policy, threshold=quantile(scores, q))
+
+
+def training_dev_set(bundle: Path) -> list[Manifest]:
+    """The dev manifests named in the bundle's training config (paths relative to where training ran)."""
+    from speech_proactive.checkpoint import read_manifest as read_bundle_json
+    from speech_proactive.data.manifest import read_manifest
+
+    paths = read_bundle_json(bundle).get("meta", {}).get("train_config", {}).get("dev", [])
+    return [read_manifest(p) for p in paths if Path(p).is_file()]
+
+
+def resolve(spec: PolicySpec, bundle: Path, model: SpeechLLM, dev: list[Manifest] | None = None) -> Policy:
+    """The policy a spec names, its threshold calibrated when it was given as a quantile."""
+    if spec.quantile is None:
+        return spec.policy
+    return calibrated(spec.policy, spec.quantile, bundle, model, training_dev_set(bundle) if dev is None else dev)

@@ -1,0 +1,186 @@
+"""SimulEval 1.1.4 speech-to-text agent: any bundle, any policy, each output word written once it is complete.
+
+    simuleval --agent speech_proactive/simuleval_agent.py --model BUNDLE --policy wait-k:3 \
+        --source wav_list.txt --target refs.txt --source-segment-size 320 --output OUT
+
+Score the run with `speech_proactive.latency.score_log("OUT/instances.log", tgt_lang=...)`: it gives the non-CA
+and computation-aware metrics side by side, which SimulEval 1.1.4 itself cannot (see latency.py).
+
+Agent options: --model BUNDLE, --policy SPEC (policy_spec.py: offline, wait-k:K, entropy:q0.9, ...),
+--task st|asr, --src-lang CODE, --target-lang CODE, --exact-resampling. The target language is not `--tgt-lang`: SimulEval 1.1.4 owns that
+flag and opens its value as a file with one language code per instance. Given such a file, each instance's code
+(which arrives with its audio) overrides --target-lang, so one run can cover several directions.
+
+SimulEval hands over audio as float lists at the file's own sample rate, in `--source-segment-size` ms pieces,
+and calls `policy()` once per piece. The piece that ends the input gets exactly one call, and nothing after it
+is read: that call flushes everything left, unfinished last word included, as one WriteAction(finished=True).
+
+No `from __future__ import annotations` here: SimulEval imports this file under a module name that is not in
+sys.modules, and dataclasses then cannot resolve string annotations.
+"""
+
+from argparse import ArgumentParser, ArgumentTypeError, Namespace
+from dataclasses import dataclass, field
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+from simuleval.agents import SpeechToTextAgent
+from simuleval.agents.actions import Action, ReadAction, WriteAction
+from simuleval.utils import entrypoint
+
+from speech_proactive import audio
+from speech_proactive.checkpoint import load_model
+from speech_proactive.config import TaskSpec
+from speech_proactive.calibrate import resolve
+from speech_proactive.decode import complete_words
+from speech_proactive.policy_spec import SYNTAX, parse_policy
+from speech_proactive.session import Session
+
+FILTER_HALF_TAPS_PER_RATE = 10  # scipy's resample_poly: filter half-length = 10 * max(up, down) (upsampled taps)
+
+
+@dataclass
+class StreamResampler:
+    """Native-rate audio in pieces -> 16 kHz, close to what `audio.resample` gives for the whole signal.
+
+    resample_poly's output m is a fixed weighted sum of the inputs within the filter's reach of input position
+    m * down / up. Each call resamples a short window of buffered input; windows start on a multiple of `down`
+    inputs, so their outputs fall on the whole signal's grid, and work and memory per call stay bounded.
+    The newest outputs (the last ~0.6 ms at 22.05 kHz) would need inputs that have not arrived. `exact` waits for
+    them: the output then equals the whole-signal resampling bit for bit, but a 320 ms piece no longer fills a
+    320 ms chunk, so every chunk is read one piece late (+320 ms on every latency metric). By default they are
+    computed from a mirror image of the newest inputs instead: every piece gives its full share of output at once,
+    and only those few samples per piece differ slightly from the whole-signal result.
+    """
+
+    from_rate: int
+    exact: bool = False
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    buffer_start: int = 0  # input index of buffer[0], a multiple of `down`
+    n_out: int = 0  # 16 kHz samples returned so far
+
+    def __post_init__(self) -> None:
+        g = gcd(self.from_rate, audio.SAMPLE_RATE)
+        self.up, self.down = audio.SAMPLE_RATE // g, self.from_rate // g
+        self.reach = FILTER_HALF_TAPS_PER_RATE * max(self.up, self.down)  # in upsampled samples
+
+    def push(self, samples: np.ndarray, finished: bool) -> np.ndarray:
+        if self.from_rate == audio.SAMPLE_RATE:
+            return samples
+        self.buffer = np.concatenate([self.buffer, samples.astype(np.float32, copy=False)])
+        end = self.buffer_start + len(self.buffer)
+        window = self.buffer
+        stop = _ceil_div(end * self.up, self.down)  # outputs up to the newest input
+        if not finished and self.exact:  # output m needs inputs up to (m * down + reach) / up: only those here
+            stop = max(self.n_out, _ceil_div(end * self.up - self.reach, self.down))
+        elif not finished and len(window):  # the missing inputs, guessed as a mirror image of the newest ones
+            window = np.pad(window, (0, _ceil_div(self.reach, self.up) + 1), mode="symmetric")
+        first = self.buffer_start * self.up // self.down  # output index of the window's first output
+        out = audio.resample(window, self.from_rate)[self.n_out - first: stop - first]
+        self.n_out = stop
+        needed = max(0, _ceil_div(stop * self.down - self.reach, self.up))  # first input the next output needs
+        keep = max(self.buffer_start, needed // self.down * self.down)
+        self.buffer, self.buffer_start = self.buffer[keep - self.buffer_start:], keep
+        return out
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass
+class InstanceState:
+    """The utterance in progress; reset() before the next one."""
+
+    session: Session | None = None  # picked on the first call, when the instance's target language is known
+    resampler: StreamResampler | None = None
+    n_source_used: int = 0  # entries of states.source already passed on
+    n_words_written: int = 0
+
+    def reset(self) -> None:
+        self.session = None
+        self.resampler = None
+        self.n_source_used = 0
+        self.n_words_written = 0
+
+
+def _policy_spec(spec: str) -> str:
+    try:
+        parse_policy(spec)
+    except ValueError as e:
+        raise ArgumentTypeError(str(e)) from e
+    return spec
+
+
+@entrypoint
+class SpeechProactiveAgent(SpeechToTextAgent):
+    def __init__(self, args: Namespace):
+        self.stream = InstanceState()  # before super().__init__, which calls reset()
+        super().__init__(args)
+        self.model = load_model(args.model, device=getattr(args, "device", "cpu"))
+        self.read_write_policy = resolve(parse_policy(args.policy), args.model, self.model)
+        self.sessions: dict[TaskSpec, Session] = {}  # one per task; reset per instance
+
+    @staticmethod
+    def add_args(parser: ArgumentParser) -> None:
+        parser.add_argument("--model", type=Path, required=True, help="bundle folder")
+        parser.add_argument("--policy", type=_policy_spec, default="offline",
+                            help=f"{SYNTAX} (default: offline); a threshold qQ is calibrated on the bundle's "
+                                 "dev set once and kept in the bundle")
+        parser.add_argument("--task", choices=["st", "asr"], default="st")
+        parser.add_argument("--src-lang", default="en", help="source language code (default: en)")
+        parser.add_argument("--target-lang", default="de",
+                            help="target language code (default: de); SimulEval's --tgt-lang FILE overrides it")
+        parser.add_argument("--exact-resampling", action="store_true",
+                            help="non-16 kHz input: resample bit-exactly as the whole file would be, at the cost "
+                                 "of reading each chunk one segment late (see StreamResampler)")
+
+    def reset(self) -> None:
+        super().reset()
+        self.stream.reset()
+
+    def policy(self) -> Action:
+        finished = self.states.source_finished
+        if self.stream.session is None:
+            self._start_instance()
+        self.stream.session.push_audio(self._new_samples(finished), finished=finished)
+        words = self._new_words(finished)
+        if finished:
+            return WriteAction(" ".join(words), finished=True)
+        return WriteAction(" ".join(words), finished=False) if words else ReadAction()
+
+    def _start_instance(self) -> None:
+        task = self._task()
+        if task not in self.sessions:
+            self.sessions[task] = Session(self.model, self.read_write_policy, task)
+        self.stream.session = self.sessions[task]
+        self.stream.session.reset()
+        # a source without any samples arrives as an EmptySegment that sets no rate: nothing to resample then
+        rate = self.states.source_sample_rate or audio.SAMPLE_RATE
+        self.stream.resampler = StreamResampler(rate, exact=self.args.exact_resampling)
+
+    def _task(self) -> TaskSpec:
+        if self.args.task == "asr":
+            return TaskSpec("asr", self.args.src_lang, self.args.src_lang)
+        # without a --tgt-lang file the segments carry None (and SpeechSegment's own default is typing's Optional[str])
+        tgt = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else self.args.target_lang
+        return TaskSpec("st", self.args.src_lang, tgt)
+
+    def _new_samples(self, finished: bool) -> np.ndarray:
+        """16 kHz mono float32 samples that arrived since the previous call."""
+        s = self.stream
+        new = np.asarray(self.states.source[s.n_source_used:], dtype=np.float32)
+        s.n_source_used = len(self.states.source)
+        if new.ndim == 2:  # a multi-channel file arrives as [n, channels] (soundfile's layout): downmix
+            new = new.mean(axis=1, dtype=np.float32)
+        return s.resampler.push(new, finished)
+
+    def _new_words(self, finished: bool) -> list[str]:
+        """Words not yet written that are complete: followed by whitespace, or all of them at the end."""
+        text = self.stream.session.state.text  # whole text so far: a word split across emissions stays whole
+        words = text.split()
+        n_ready = len(words) if finished else complete_words(text)
+        new = words[self.stream.n_words_written:n_ready]
+        self.stream.n_words_written = max(self.stream.n_words_written, n_ready)
+        return new
