@@ -152,6 +152,8 @@ def coerce_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     out = dict(d)
     for k, v in d.items():
         t = types.get(k)
+        if isinstance(t, str) and t.endswith(" | None"):
+            t = None if v is None else t[: -len(" | None")]
         if t in ("float", "int") and not isinstance(v, bool):
             try:
                 out[k] = float(v) if t == "float" else _as_int(v)

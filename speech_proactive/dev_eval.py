@@ -48,7 +48,7 @@ def evaluate_dev(model: SpeechLLM, manifests: list[Manifest], cfg) -> DevResult:
     model.eval()
     losses = []
     for i in range(0, len(items), LOSS_BATCH):
-        batch = dataset.make_batch(model, items, list(range(i, min(i + LOSS_BATCH, len(items)))))
+        batch = dataset.make_batch(model, items, list(range(i, min(i + LOSS_BATCH, len(items))))).to(model.device)
         losses.append(compute_losses(model, batch, LossConfig(mslm=False, spsd=False)).batch.item())
     hyps = translate_items(model, items)
     score = bleu(hyps, [it.text for it in items])

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 from tqdm import tqdm
 
-from speech_proactive import dataset
+from speech_proactive import dataset, distributed
 from speech_proactive.build import build_model
 from speech_proactive.checkpoint import TRAIN_STATE, load_model, replace_dir, save_bundle
 from speech_proactive.data.manifest import read_manifest
@@ -30,6 +31,9 @@ from speech_proactive.dev_eval import DevResult, evaluate_dev
 from speech_proactive.losses import compute_losses, ctc_only
 from speech_proactive.model import SpeechLLM
 from speech_proactive.train_config import TrainConfig, load_train_config
+
+
+FREEZABLE = {"encoder": "encoder", "adapter": "adapter", "llm": "lm"}  # `freeze:` names -> SpeechLLM parts
 
 
 @dataclass
@@ -95,7 +99,14 @@ def resume(out: Path, cfg: TrainConfig) -> tuple[SpeechLLM, torch.optim.Optimize
 
 
 def make_optimizer(model: SpeechLLM, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """Two groups: the LLM at `llm_lr` (when set), everything else (encoder, adapter, CTC head) at `lr`.
+    `scale` is each group's share of the schedule's peak, so lr_at drives both."""
+    llm = list(model.lm.parameters())
+    ids = {id(p) for p in llm}
+    audio = [p for p in model.parameters() if id(p) not in ids]
+    llm_scale = (cfg.llm_lr if cfg.llm_lr is not None else cfg.lr) / cfg.lr
+    return torch.optim.AdamW([{"params": audio, "scale": 1.0}, {"params": llm, "scale": llm_scale}],
+                             lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def batch_at(step: int, n_batches: int, items, cfg: TrainConfig, orders: dict[int, list[list[int]]]) -> list[int]:
@@ -107,14 +118,25 @@ def batch_at(step: int, n_batches: int, items, cfg: TrainConfig, orders: dict[in
     return orders[epoch][index]
 
 
-def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None = None) -> RunState:
-    """Train to cfg.max_steps (or stop early at `stop_at_step`, as a kill would, for tests)."""
+class LossStep(nn.Module):
+    """One step's loss as a module, so that DDP can wrap it (the model's parts are called one by one)."""
+
+    def __init__(self, model: SpeechLLM, cfg: TrainConfig):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+
+    def forward(self, batch, step: int) -> tuple[Tensor, int]:
+        """[total, batch, mslm, spsd, ctc] and the number of target tokens per copy."""
+        gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + step)  # schedules reproducible on resume
+        device = self.model.device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            terms = (ctc_only(self.model, batch) if step < self.cfg.ctc_warmup_steps
+                     else compute_losses(self.model, batch, self.cfg.loss, gen))
+        return torch.stack([terms.total, terms.batch, terms.mslm, terms.spsd, terms.ctc]).float(), terms.n_tokens
+
+
+def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], dist: distributed.Dist):
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    train_m = [read_manifest(p) for p in cfg.train]
-    dev_m = [read_manifest(p) for p in cfg.dev]
-    items = dataset.items(train_m, cfg.tasks)
-    texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text)]
     if resume_run:
         model, opt, run = resume(out, cfg)
     else:
@@ -122,46 +144,75 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         model, run = new_model(cfg, texts).train(), RunState()
         if cfg.whisper is None:  # a pretrained Whisper brings its own input scaling
             set_input_stats(model, items, cfg.seed)
-        opt = make_optimizer(model, cfg)
+        opt = None
+    for part in cfg.freeze:
+        getattr(model, FREEZABLE[part]).requires_grad_(False)
+    model.to(dist.device)
+    opt = opt or make_optimizer(model, cfg)
+    for state in opt.state.values():  # a resumed optimizer's moments were loaded on the CPU
+        for k, v in state.items():
+            if torch.is_tensor(v) and v.dim() > 0:
+                state[k] = v.to(dist.device)
+    return model, opt, run
+
+
+def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None = None) -> RunState:
+    """Train to cfg.max_steps (or stop early at `stop_at_step`, as a kill would, for tests)."""
+    dist = distributed.setup(cfg.device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_m = [read_manifest(p) for p in cfg.train]
+    dev_m = [read_manifest(p) for p in cfg.dev]
+    items = dataset.items(train_m, cfg.tasks)
+    texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text)]
+    model, opt, run = prepare(cfg, resume_run, items, texts, dist)
+    step_fn = distributed.wrap(LossStep(model, cfg), dist)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     orders: dict[int, list[list[int]]] = {}
-    log = open(out / "log.jsonl", "a")
+    log = open(out / "log.jsonl", "a") if dist.main else None
     # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
-    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True,
+    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True, disable=not dist.main,
                mininterval=0.1 if sys.stderr.isatty() else 30.0)
     while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
         t0 = time.perf_counter()
-        batch = dataset.make_batch(model, items, batch_at(run.step, n_batches, items, cfg, orders))
+        indices = dist.shard(batch_at(run.step, n_batches, items, cfg, orders))
+        batch = dataset.make_batch(model, items, indices).to(dist.device)
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, run.step)
-        gen = torch.Generator().manual_seed(cfg.seed * 7919 + run.step)  # schedules reproducible on resume
-        warm = run.step < cfg.ctc_warmup_steps
-        terms = ctc_only(model, batch) if warm else compute_losses(model, batch, cfg.loss, gen)
+            group["lr"] = lr_at(cfg, run.step) * group.get("scale", 1.0)
+        values, n_tokens = step_fn(batch, run.step)
         opt.zero_grad(set_to_none=True)
-        terms.total.backward()
+        values[0].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         run.step += 1
-        tok_s = terms.n_tokens / (time.perf_counter() - t0)
-        record = {"step": run.step, "loss": terms.total.item(), "batch": terms.batch.item(),
-                  "mslm": terms.mslm.item(), "spsd": terms.spsd.item(), "ctc": terms.ctc.item(), "lr": lr_at(cfg, run.step - 1),
-                  "tok_s": round(tok_s, 1)}
-        log.write(json.dumps(record) + "\n")
-        bar.set_postfix(loss=f"{record['loss']:.3f}", batch=f"{record['batch']:.3f}",
-                        mslm=f"{record['mslm']:.3f}", spsd=f"{record['spsd']:.3f}", ctc=f"{record['ctc']:.2f}",
-                        tok_s=f"{tok_s:.0f}")
-        bar.update(1)
-        if run.step % cfg.eval_every == 0 or run.step == cfg.max_steps:
-            dev = evaluate_dev(model, dev_m, cfg)
-            _log_dev(log, bar, run, dev)
-        if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
-            save_checkpoint(model, opt, cfg, run, out)
-        log.flush()
+        values = values.detach().clone()
+        if dist.world > 1:  # log the mean over ranks
+            torch.distributed.all_reduce(values)
+            values /= dist.world
+        if dist.main:
+            _log_step(log, bar, run, cfg, values, n_tokens * dist.world / (time.perf_counter() - t0))
+            if run.step % cfg.eval_every == 0 or run.step == cfg.max_steps:
+                _log_dev(log, bar, run, evaluate_dev(model, dev_m, cfg))
+            if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
+                save_checkpoint(model, opt, cfg, run, out)
+            log.flush()
+        dist.barrier()
     bar.close()
-    log.close()
-    if run.step == cfg.max_steps:
+    if log:
+        log.close()
+    if run.step == cfg.max_steps and dist.main:
         finish(out, run)
+    distributed.teardown(dist)
     return run
+
+
+def _log_step(log, bar, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: float) -> None:
+    names = ("loss", "batch", "mslm", "spsd", "ctc")
+    record = {"step": run.step, **{k: float(v) for k, v in zip(names, values)}, "lr": lr_at(cfg, run.step - 1),
+              "tok_s": round(tok_s, 1)}
+    log.write(json.dumps(record) + "\n")
+    bar.set_postfix({k: f"{record[k]:.3f}" for k in names} | {"tok_s": f"{tok_s:.0f}"})
+    bar.update(1)
 
 
 def _log_dev(log, bar, run: RunState, dev: DevResult) -> None:

@@ -9,11 +9,17 @@ import math
 import pytest
 import torch
 
-from speech_proactive import audio, bench
+from speech_proactive import audio
+from speech_proactive.bench.cli import main
+from speech_proactive.bench.models import SIZES, bench_model, synthetic_audio
+from speech_proactive.bench.reencode import REENCODE_KEYS, sampled_total
+from speech_proactive.bench.runtime import Runtime
+from speech_proactive.bench.streaming import BENCH_DECODE, MARKS_S, TOKENS_PER_CHUNK, bench_policy, stream
+from speech_proactive.bench.training import TRAIN_VARIANTS, loss_fn, naive_duplicated_loss, step_flops, train_batch
 from speech_proactive.losses import LossConfig, compute_losses
 from speech_proactive.session import Session
 
-CPU = bench.Runtime(torch.device("cpu"), torch.float32)
+CPU = Runtime(torch.device("cpu"), torch.float32)
 # None is a valid value only here: skipped under --quick, CUDA-only, or not applicable yet
 MAY_BE_NONE = {"skipped", "window", "commit", "cuda_allocated_before_mib", "cuda_max_allocated_mib"}
 
@@ -29,7 +35,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def tiny():
-    return bench.bench_model(bench.SIZES["tiny"], longest_s=10, device=CPU.device)
+    return bench_model(SIZES["tiny"], longest_s=10, device=CPU.device)
 
 
 def leaves(d: dict, path: tuple = ()):
@@ -42,14 +48,14 @@ def leaves(d: dict, path: tuple = ()):
 
 def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
     out = tmp_path / "bench.json"
-    assert bench.main(["--size", "tiny", "--quick", "--json", str(out)]) == 0
+    assert main(["--size", "tiny", "--quick", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert set(r) == {"schema", "meta", "memory", "streaming", "reencode", "encoder_cache", "train", "compute",
                       "targets"}
     assert {"torch", "device_name", "size", "dims", "threads", "dtype", "wall_s"} <= set(r["meta"])
-    assert {f"at_{m}s" for m in bench.MARKS_S} | {"rtf", "p95_ratio_120s_vs_5s"} <= set(r["streaming"])
-    assert set(r["train"]) == set(bench.TRAIN_VARIANTS) | {"batch"}
-    assert set(r["reencode"]["30s"]) == set(r["reencode"]["120s"]) == set(bench.REENCODE_KEYS) | {"skipped"}
+    assert {f"at_{m}s" for m in MARKS_S} | {"rtf", "p95_ratio_120s_vs_5s"} <= set(r["streaming"])
+    assert set(r["train"]) == set(TRAIN_VARIANTS) | {"batch"}
+    assert set(r["reencode"]["30s"]) == set(r["reencode"]["120s"]) == set(REENCODE_KEYS) | {"skipped"}
     assert r["reencode"]["120s"]["skipped"] == "--quick" and r["reencode"]["30s"]["skipped"] is None
     assert r["memory"]["window"] is None  # no session window yet (issue 6): the number is the unbounded one
     for path, value in leaves(r):
@@ -58,39 +64,39 @@ def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
             assert skipped or path[-1] in MAY_BE_NONE or path[0] == "targets", path
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and path[-1] != "schema":
             assert math.isfinite(value) and value > 0, (path, value)
-    assert all(r["streaming"][f"at_{m}s"]["n"] >= 10 for m in bench.MARKS_S)
+    assert all(r["streaming"][f"at_{m}s"]["n"] >= 10 for m in MARKS_S)
     assert "per-chunk latency" in capsys.readouterr().out
 
 
 def test_bench_times_the_plain_session_path(tiny, one_thread):
-    samples = bench.synthetic_audio(3.2)  # 10 chunks of 320 ms
-    timed = bench.stream(tiny, samples, CPU)
-    plain = Session(tiny, bench.bench_policy(), options=bench.BENCH_DECODE)
+    samples = synthetic_audio(3.2)  # 10 chunks of 320 ms
+    timed = stream(tiny, samples, CPU)
+    plain = Session(tiny, bench_policy(), options=BENCH_DECODE)
     for start in range(0, len(samples), 1234):  # other push sizes: the session re-chunks the audio itself
         plain.push_audio(samples[start:start + 1234], finished=start + 1234 >= len(samples))
     n_chunks = len(samples) // audio.ms_to_samples(tiny.cfg.encoder.chunk_ms)
     assert len(timed.chunk_ms) == n_chunks
     assert timed.tokens == plain.state.tokens
-    assert len(timed.tokens) == n_chunks * bench.TOKENS_PER_CHUNK + 2  # fixed work: EOS never ends it
+    assert len(timed.tokens) == n_chunks * TOKENS_PER_CHUNK + 2  # fixed work: EOS never ends it
 
 
 def test_naive_duplicated_step_computes_the_same_loss(tiny, one_thread):
     """The baseline duplicates the work, not the result: same terms, same schedules, one pass each."""
-    batch = bench.train_batch(tiny, 2)
+    batch = train_batch(tiny, 2)
     with torch.no_grad():
         shared = compute_losses(tiny, batch, LossConfig(), torch.Generator().manual_seed(0)).total
-        naive = bench.naive_duplicated_loss(tiny, batch, LossConfig(), torch.Generator().manual_seed(0))
+        naive = naive_duplicated_loss(tiny, batch, LossConfig(), torch.Generator().manual_seed(0))
     torch.testing.assert_close(naive, shared, atol=1e-5, rtol=1e-5)
 
 
 def test_bf16_autocast_path_runs_on_cpu(tiny, one_thread):
     """What --device cuda runs (bf16 autocast), minus CUDA: dtype mistakes show up here, not on the GPU."""
-    rt = bench.Runtime(torch.device("cpu"), torch.bfloat16)
-    assert len(bench.stream(tiny, bench.synthetic_audio(1.28), rt).tokens) == 4 * bench.TOKENS_PER_CHUNK + 2
-    batch = bench.train_batch(tiny, 2)
+    rt = Runtime(torch.device("cpu"), torch.bfloat16)
+    assert len(stream(tiny, synthetic_audio(1.28), rt).tokens) == 4 * TOKENS_PER_CHUNK + 2
+    batch = train_batch(tiny, 2)
     opt = torch.optim.AdamW(tiny.parameters(), lr=0.0)
-    for name in bench.TRAIN_VARIANTS:
-        assert bench.step_flops(bench.loss_fn(tiny, batch, name), opt, rt) > 0
+    for name in TRAIN_VARIANTS:
+        assert step_flops(loss_fn(tiny, batch, name), opt, rt) > 0
     opt.zero_grad(set_to_none=True)
     tiny.eval()
 
@@ -99,5 +105,5 @@ def test_sampled_total_is_exact_at_stride_one():
     def cost(k):
         return float(k * k)
 
-    assert bench.sampled_total(10, 1, cost) == sum(k * k for k in range(1, 11))
-    assert bench.sampled_total(10, 4, lambda k: 1.0) == 10  # every chunk counted once
+    assert sampled_total(10, 1, cost) == sum(k * k for k in range(1, 11))
+    assert sampled_total(10, 4, lambda k: 1.0) == 10  # every chunk counted once

@@ -123,3 +123,51 @@ def test_sigkill_mid_run_loses_only_steps_since_the_last_checkpoint(manifest, tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "bundle" / "bundle.json").is_file()
     assert not list((out / "checkpoints").glob("*.tmp-*"))  # a save cut short by the kill was cleaned up
+
+
+def test_two_process_ddp_step_equals_the_averaged_single_process_step(manifest, tmp_path):
+    """`torchrun --nproc_per_node 2` (gloo on CPU): each rank takes half of the global batch; the step equals
+    one process stepping on the mean of the two halves' losses."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+    import yaml
+
+    from speech_proactive import dataset
+    from speech_proactive.train import LossStep, batch_at, lr_at, make_optimizer, new_model, set_input_stats
+
+    raw = {"train": [str(manifest)], "dev": [str(manifest)], "out": str(tmp_path / "ddp"), "batch_size": 4,
+           "max_steps": 1, "lr": 3e-3, "warmup_steps": 1, "eval_every": 100, "eval_n": 1, "save_every": 1,
+           "vocab_size": 300, "loss": {"ctc_weight": 0.5},  # every parameter gets a gradient
+           "model": {"encoder": {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}, "adapter": {"hidden": 32}},
+           "llm": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                   "num_key_value_heads": 1}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29533", "-m", "speech_proactive.train",
+                        str(tmp_path / "c.yaml")], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    trained = load_model(tmp_path / "ddp" / "checkpoints" / "step-0000001")
+
+    cfg = from_dict(raw)
+    items = dataset.items([read_manifest(manifest)], cfg.tasks)
+    torch.manual_seed(cfg.seed)
+    model = new_model(cfg, [t for u in read_manifest(manifest).rows for t in (u.src_text, u.tgt_text)]).train()
+    set_input_stats(model, items, cfg.seed)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = make_optimizer(model, cfg)
+    for group in opt.param_groups:
+        group["lr"] = lr_at(cfg, 0) * group["scale"]
+    indices = batch_at(0, 1, items, cfg, {})
+    step = LossStep(model, cfg)
+    halves = [step(dataset.make_batch(model, items, indices[r::2]), 0)[0][0] for r in range(2)]
+    ((halves[0] + halves[1]) / 2).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    ours, theirs = model.state_dict(), trained.state_dict()
+    assert any(not torch.equal(before[k], theirs[k]) for k in ours), "the DDP run did not change the weights"
+    for k in ours:
+        torch.testing.assert_close(theirs[k], ours[k], rtol=1e-4, atol=1e-5, msg=k)

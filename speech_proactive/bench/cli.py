@@ -1,0 +1,98 @@
+"""Benchmarks: per-chunk streaming cost, against re-encoding and against no KV cache, training terms, memory.
+
+    python -m speech_proactive.bench [--device cpu|cuda] [--size tiny|default|small|medium] [--quick]
+                                     [--stride N] [--memory-s S] [--threads N] [--dtype auto|fp32|bf16]
+                                     [--json OUT]
+
+Every number comes from one process and one set of random weights (nothing is downloaded), so comparisons are
+ratios taken on the same machine at the same moment: on a shared machine read the ratios, not the times.
+What each number means, and measured results: eval/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from speech_proactive.bench.compute import compute_efficiency
+from speech_proactive.bench.memory import memory
+from speech_proactive.bench.models import FULL, QUICK, SIZES, Plan, bench_model
+from speech_proactive.bench.reencode import against_reencoding
+from speech_proactive.bench.report import check_targets, meta
+from speech_proactive.bench.runtime import Runtime
+from speech_proactive.bench.streaming import MARKS_S, WINDOW_S, latency
+from speech_proactive.bench.table import table
+from speech_proactive.bench.training import training
+
+
+def run(size_name: str, rt: Runtime, plan: Plan, quick: bool) -> dict:
+    model = bench_model(SIZES[size_name], max(plan.memory_stream_s, max(MARKS_S) + WINDOW_S + 1), rt.device)
+    result = {"schema": 1, "meta": meta(model, size_name, rt, plan, quick)}
+    wall_s, t0 = {}, time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        wall_s[name], t0 = time.perf_counter() - t0, time.perf_counter()
+
+    result["memory"] = memory(model, rt, plan)
+    lap("memory")
+    result["streaming"], runs = latency(model, rt, plan)
+    lap("streaming")
+    result["reencode"], result["encoder_cache"] = against_reencoding(model, rt, plan, runs)
+    lap("reencode")
+    result["train"] = training(model, rt, plan, SIZES[size_name].train_examples)
+    lap("train")
+    result["compute"] = compute_efficiency(result["train"]["all_three"], rt)
+    lap("compute")
+    result["targets"] = check_targets(result)
+    result["meta"]["wall_s"] = wall_s
+    return result
+
+
+def runtime(device: str, dtype: str) -> Runtime:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda but torch sees no CUDA device")
+    if dtype == "auto":
+        dtype = "bf16" if device == "cuda" else "fp32"
+    return Runtime(torch.device(device), torch.bfloat16 if dtype == "bf16" else torch.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m speech_proactive.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--size", choices=tuple(SIZES), default="default")
+    p.add_argument("--quick", action="store_true",
+                   help="1 stream per latency, a 30 s memory stream, 2 training steps; no 120 s re-encoding")
+    p.add_argument("--stride", type=int, default=None,
+                   help="time the re-encoding baselines at every Nth chunk only (default 1: every chunk)")
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="autocast dtype (auto: bf16 on cuda, fp32 on cpu)")
+    p.add_argument("--memory-s", type=float, default=None,
+                   help="length of the memory stream in seconds (default 600, 30 with --quick)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; on a machine shared with another job, "
+                        "fewer threads than cores avoids threads spinning against each other)")
+    p.add_argument("--json", type=Path, help="also write the results here (stable keys, for diffing commits)")
+    args = p.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.stride is not None:
+        if args.stride < 1:
+            p.error("--stride must be >= 1")
+        plan = dataclasses.replace(plan, stride=args.stride)
+    if args.memory_s is not None:
+        plan = dataclasses.replace(plan, memory_stream_s=args.memory_s)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick)
+    print(table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0

@@ -1,0 +1,83 @@
+"""The real path: a plain Session fed one chunk per push, each push timed; per-chunk latency around marks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from speech_proactive import audio
+from speech_proactive.bench.models import Plan, synthetic_audio
+from speech_proactive.bench.runtime import Runtime, rss_mib
+from speech_proactive.config import DecodeOptions
+from speech_proactive.model import SpeechLLM
+from speech_proactive.policies import WaitK
+from speech_proactive.session import Session, StreamState
+
+MARKS_S = (5, 30, 120)  # per-chunk latency is sampled around these points of a stream
+WINDOW_S = 1.6  # chunks ending within this of a mark form its sample (10 chunks of 320 ms per stream)
+TOKENS_PER_CHUNK = 1  # ~3 tokens/s, about the rate of a translation of speech
+
+
+def bench_policy() -> WaitK:
+    return WaitK(k=1, per_chunk=TOKENS_PER_CHUNK)
+
+
+# Token granularity: a random model's word lengths are arbitrary too. The length cap sits one token above what
+# the policy writes (reaching it would end the stream for good) and makes the final flush write two tokens,
+# not the default cap's 8 per chunk heard.
+BENCH_DECODE = DecodeOptions(max_tokens_per_chunk=TOKENS_PER_CHUNK, max_tokens_extra=1, granularity="token")
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    chunk_ms: list[float]  # compute time of each 320 ms push; the last push also finishes the stream
+    tokens: list[int]
+    state_bytes: int  # encoder + LLM KV caches at the end of the stream
+    rss_end_mib: float  # resident memory at the end, while the session still holds its state
+
+
+def stream(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> StreamRun:
+    """A plain Session fed one chunk per push_audio call, each call timed."""
+    n = audio.ms_to_samples(model.cfg.encoder.chunk_ms)
+    with rt.autocast():
+        session = Session(model, bench_policy(), options=BENCH_DECODE)
+        times = [rt.time_ms(lambda s=s: session.push_audio(samples[s:s + n], finished=s + n >= len(samples)))
+                 for s in range(0, len(samples), n)]
+    return StreamRun(times, list(session.state.tokens), state_bytes(session.state), rss_mib())
+
+
+def state_bytes(state: StreamState) -> int:
+    enc = [t for c in state.encoder.caches for t in (c.k, c.v) if t is not None]
+    cache = state.lm.cache
+    if hasattr(cache, "layers"):  # transformers 5
+        lm = [t for layer in cache.layers for t in (layer.keys, layer.values) if t is not None]
+    else:  # transformers 4
+        lm = [*cache.key_cache, *cache.value_cache]
+    return sum(t.numel() * t.element_size() for t in enc + lm)
+
+
+def percentiles(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
+            "max_ms": float(a.max()), "n": int(a.size)}
+
+
+def window(run: StreamRun, mark_s: float, chunk_s: float) -> list[float]:
+    """Times of the chunks that end within WINDOW_S of `mark_s` (never the finishing push)."""
+    return [t for i, t in enumerate(run.chunk_ms[:-1]) if abs((i + 1) * chunk_s - mark_s) <= WINDOW_S + 1e-9]
+
+
+def latency(model: SpeechLLM, rt: Runtime, plan: Plan) -> tuple[dict, list[StreamRun]]:
+    chunk_s = model.cfg.encoder.chunk_ms / 1000
+    length_s = max(MARKS_S) + WINDOW_S + chunk_s
+    stream(model, synthetic_audio(plan.warmup_s, seed=1), rt)
+    samples = synthetic_audio(length_s)
+    runs = [stream(model, samples, rt) for _ in range(plan.repeats)]
+    out = {f"at_{m}s": percentiles([t for r in runs for t in window(r, m, chunk_s)]) for m in MARKS_S}
+    first, last = out[f"at_{MARKS_S[0]}s"]["p95_ms"], out[f"at_{MARKS_S[-1]}s"]["p95_ms"]
+    out["p95_ratio_120s_vs_5s"] = last / first
+    out["rtf"] = float(np.median([sum(r.chunk_ms) / (length_s * 1000) for r in runs]))
+    out["stream_s"] = length_s
+    out["repeats"] = plan.repeats
+    return out, runs
