@@ -14,6 +14,7 @@ class Example:
     prompt_ids: Tensor  # [P]
     target_ids: Tensor  # [L + 2]: <start> y_1 .. y_L <eos>
     transcript_ids: Tensor  # source transcript tokens, for the auxiliary CTC loss
+    source_ids: Tensor | None = None  # the source transcript in LLM tokens, for the text warm-up
 
 
 @dataclass(frozen=True)
@@ -23,13 +24,15 @@ class Batch:
     prompts: list[Tensor]
     targets: list[Tensor]
     transcripts: list[Tensor]
+    sources: list[Tensor] | None = None  # Example.source_ids
 
     def __len__(self) -> int:
         return len(self.prompts)
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(self.mel.to(device), self.n_mel_frames.to(device), [p.to(device) for p in self.prompts],
-                     [t.to(device) for t in self.targets], [t.to(device) for t in self.transcripts])
+        move = lambda ts: None if ts is None else [t.to(device) for t in ts]  # noqa: E731
+        return Batch(self.mel.to(device), self.n_mel_frames.to(device), move(self.prompts), move(self.targets),
+                     move(self.transcripts), move(self.sources))
 
 
 def even_frames(mel: Tensor) -> Tensor:
@@ -44,5 +47,6 @@ def collate(examples: list[Example]) -> Batch:
     mel = torch.zeros(len(examples), examples[0].mel.shape[0], int(lengths.max()))
     for i, e in enumerate(examples):
         mel[i, :, : e.mel.shape[1]] = e.mel
+    sources = [e.source_ids for e in examples] if all(e.source_ids is not None for e in examples) else None
     return Batch(mel, lengths, [e.prompt_ids for e in examples], [e.target_ids for e in examples],
-                 [e.transcript_ids for e in examples])
+                 [e.transcript_ids for e in examples], sources)

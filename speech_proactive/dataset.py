@@ -55,7 +55,7 @@ def make_example(model: SpeechLLM, item: Item) -> Example:
     samples = audio.load_audio(item.manifest.audio_path(item.utterance))
     mel = even_frames(log_mel(samples, model.cfg.frontend))
     return Example(mel, model.prompt_ids(item.task).cpu(), model.target_ids(item.text).cpu(),
-                   model.transcript_ids(item.utterance.src_text).cpu())
+                   model.transcript_ids(item.utterance.src_text).cpu(), model.text_ids(item.utterance.src_text).cpu())
 
 
 def make_batch(model: SpeechLLM, all_items: list[Item], indices: list[int]) -> Batch:

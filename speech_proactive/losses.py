@@ -84,20 +84,41 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
     source = model.adapter(frames)
     n_vec = source_lengths(model, batch.n_mel_frames)
     n_students = cfg.n_students if cfg.needs_students else 0
-    rows, embeds = [], []
-    for b in range(len(batch)):
-        prompt, target, s = batch.prompts[b], batch.targets[b][:-1], int(n_vec[b])
-        copies = [torch.full((len(target),), s, dtype=torch.long)]
-        for c in range(n_students):
-            copies.append(schedules[b][c] if schedules else
-                          student_schedule(model, s, int(batch.n_mel_frames[b]), len(target), cfg, generator))
-        rows.append(layout.sequence(len(prompt), s, copies))
-        t_emb = model.lm.embed(target)
-        embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], *([t_emb] * len(copies))]))
-    rows, embeds = _pad(rows, embeds)
-    hidden = model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
+
+    def students(b: int, s: int, n_target: int) -> list[Tensor]:
+        return [schedules[b][c] if schedules else
+                student_schedule(model, s, int(batch.n_mel_frames[b]), n_target, cfg, generator)
+                for c in range(n_students)]
+
+    hidden = _lm_pass(model, batch, [source[b, :int(n_vec[b])] for b in range(len(batch))], students)
     return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students,
                          ctc_input(model, frames, source, batch.n_mel_frames))
+
+
+def _lm_pass(model: SpeechLLM, batch: Batch, sources: list[Tensor], students) -> Tensor:
+    """The LLM over `[prompt ; source ; teacher copy ; student copies]` per example, padded into one batch."""
+    rows, embeds = [], []
+    for b in range(len(batch)):
+        prompt, target, s = batch.prompts[b], batch.targets[b][:-1], len(sources[b])
+        copies = [torch.full((len(target),), s, dtype=torch.long), *students(b, s, len(target))]
+        rows.append(layout.sequence(len(prompt), s, copies))
+        t_emb = model.lm.embed(target)
+        embeds.append(torch.cat([model.lm.embed(prompt), sources[b], *([t_emb] * len(copies))]))
+    rows, embeds = _pad(rows, embeds)
+    return model.lm.hidden(torch.stack(embeds), rows, rows, [len(p) for p in batch.prompts])
+
+
+def text_only(model: SpeechLLM, batch: Batch) -> LossTerms:
+    """Text warm-up: L_batch with the source transcript's token embeddings as the source (LLM only)."""
+    if batch.sources is None:
+        raise ValueError("text warm-up needs the source transcripts' token ids (Example.source_ids)")
+    hidden = _lm_pass(model, batch, [model.lm.embed(ids) for ids in batch.sources], lambda b, s, n: [])
+    n_tok = torch.tensor([len(ids) for ids in batch.sources])
+    empty = hidden.new_zeros(0)
+    logits = _split_copies(model.lm, hidden, batch, n_tok, 1, (empty, empty))
+    l_text = F.cross_entropy(logits.teacher, logits.labels)
+    zero = l_text.new_zeros(())
+    return LossTerms(l_text, l_text, zero, zero, zero, int(logits.labels.numel()))
 
 
 def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list[Tensor]]:

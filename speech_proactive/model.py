@@ -89,6 +89,9 @@ class SpeechLLM(nn.Module):
         """CTC targets of a source transcript, in the head's units (`ModelConfig.ctc_units`)."""
         if self.cfg.ctc_units == "bytes":
             return ctc.byte_targets(text).to(self.device)
+        return self.text_ids(text)
+
+    def text_ids(self, text: str) -> Tensor:
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return torch.tensor(ids, dtype=torch.long, device=self.device)
 

@@ -151,6 +151,9 @@ class Session:
                 if policy.decide(view) is Action.READ:
                     lm.unwrite(s.lm)
                     break
+            if token == self.model.eos_id and not s.source_finished:  # "done" on part of the input: wait
+                lm.unwrite(s.lm)
+                break
             at_boundary = self.options.granularity == "token"
             if token == self.model.eos_id:
                 s.done = True

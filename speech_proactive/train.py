@@ -28,7 +28,7 @@ from speech_proactive.build import build_model
 from speech_proactive.checkpoint import TRAIN_STATE, load_model, replace_dir, save_bundle
 from speech_proactive.data.manifest import read_manifest
 from speech_proactive.dev_eval import DevResult, evaluate_dev
-from speech_proactive.losses import compute_losses, ctc_only
+from speech_proactive.losses import LossTerms, compute_losses, ctc_only, text_only
 from speech_proactive.model import SpeechLLM
 from speech_proactive.train_config import TrainConfig, load_train_config
 
@@ -130,9 +130,16 @@ class LossStep(nn.Module):
         gen = torch.Generator().manual_seed(self.cfg.seed * 7919 + step)  # schedules reproducible on resume
         device = self.model.device.type
         with torch.autocast(device, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
-            terms = (ctc_only(self.model, batch) if step < self.cfg.ctc_warmup_steps
-                     else compute_losses(self.model, batch, self.cfg.loss, gen))
+            terms = self._terms(batch, step, gen)
         return torch.stack([terms.total, terms.batch, terms.mslm, terms.spsd, terms.ctc]).float(), terms.n_tokens
+
+    def _terms(self, batch, step: int, gen: torch.Generator) -> LossTerms:
+        if step < self.cfg.text_warmup_steps:  # the LLM on text and the audio side on CTC: disjoint parameters
+            text, audio = text_only(self.model, batch), ctc_only(self.model, batch)
+            return LossTerms(text.total + audio.total, text.batch, text.mslm, text.spsd, audio.ctc, text.n_tokens)
+        if step < self.cfg.ctc_warmup_steps:
+            return ctc_only(self.model, batch)
+        return compute_losses(self.model, batch, self.cfg.loss, gen)
 
 
 def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], dist: distributed.Dist):

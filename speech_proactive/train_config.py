@@ -27,6 +27,9 @@ class TrainConfig:
     llm_dir: str | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     ctc_warmup_steps: int = 0  # first steps train the audio side with CTC alone (LLM untouched)
+    # First steps train the LLM on the corpus text (the source transcript's token embeddings as the source,
+    # L_batch) while the audio side trains on CTC: the LLM learns to translate before it learns to listen.
+    text_warmup_steps: int = 0
     batch_size: int = 16
     max_steps: int = 2000
     lr: float = 1e-3

@@ -116,3 +116,32 @@ def test_ctc_warmup_touches_only_the_audio_side(model, speech):
     assert all(p.grad is None for p in model.lm.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
     model.zero_grad(set_to_none=True)
+
+
+def test_text_warmup_is_the_llm_on_the_source_text(model, speech):
+    """L_batch with the transcript's token embeddings as the source, as one forward_sequence per example
+    computes it; only the LLM gets a gradient."""
+    import torch.nn.functional as F
+
+    from speech_proactive.losses import text_only
+
+    task = TaskSpec("st", "en", "de")
+    pairs = [("the old man reads a book", "der alte Mann liest ein Buch"), ("we play", "wir spielen")]
+    examples = [Example(even_frames(log_mel(speech[:8000])), model.prompt_ids(task), model.target_ids(t),
+                        model.transcript_ids(s), model.text_ids(s)) for s, t in pairs]
+    batch = collate(examples)
+    model.zero_grad(set_to_none=True)
+    terms = text_only(model, batch)
+    terms.total.backward()
+    nll = []
+    with torch.no_grad():
+        for s, t in pairs:
+            src, tgt = model.text_ids(s), model.target_ids(t)
+            out = model.lm.forward_sequence(model.prompt_ids(task), model.lm.embed(src), tgt[:-1],
+                                            torch.full((len(tgt) - 1,), len(src)))
+            nll.append(F.cross_entropy(out.logits[0], tgt[1:], reduction="sum"))
+    n_tokens = sum(len(model.target_ids(t)) - 1 for _, t in pairs)
+    torch.testing.assert_close(terms.batch.detach(), sum(nll) / n_tokens, rtol=1e-5, atol=1e-5)
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lm.parameters())
+    model.zero_grad(set_to_none=True)

@@ -131,3 +131,26 @@ def test_length_cap_mid_stream_waits_instead_of_ending(model, speech):
     s = run(Session(model, WaitK(k=1, per_chunk=50), options=options), speech, [5120] * 4)
     # one token after each chunk (the cap), not one token and then silence
     assert s.state.token_n_source[:4] == [model.vectors_per_chunk * (i + 1) for i in range(4)]
+
+
+def test_end_of_output_before_the_input_ends_means_wait(model, speech):
+    """A model that says EOS on part of the input is not done: it READs on (simultaneous decoding)."""
+    import copy
+
+    m = copy.deepcopy(model)
+
+    def always_eos(module, inputs, out):
+        out = out.clone()
+        out[..., m.eos_id] += 1e4
+        return out
+
+    m.lm.model.get_output_embeddings().register_forward_hook(always_eos)
+    session = Session(m, WaitK(k=1, per_chunk=1))
+    step = audio.ms_to_samples(320)
+    last = (len(speech) - 1) // step * step  # start of the final piece
+    for i in range(0, last, step):
+        session.push_audio(speech[i:i + step])
+    assert not session.state.done and session.state.n_chunks_read > 3
+    assert session.state.lm.n_target == 0  # every peeked EOS was taken back
+    session.push_audio(speech[last:], finished=True)
+    assert session.state.done and session.state.tokens == []

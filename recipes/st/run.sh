@@ -5,7 +5,8 @@
 #   stage 3  evaluate on the test splits    runs/st-default/eval/results.md
 # Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
-#            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help)
+#            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
+#            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
@@ -14,11 +15,14 @@ CORPUS=${CORPUS:-grammar}
 N_SENTENCES=${N_SENTENCES:-6000}
 case "$CORPUS" in
   grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
-           tests="test.en-de test.de-en test_shapes.en-de test_shapes.de-en"; trains="train.en-de train.de-en" ;;
+           tests="test.en-de test.de-en"; trains="train.en-de train.de-en"
+           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 attention:q0.5,q0.9 local-agreement oracle" ;;
   fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
-           tests="test.st_cs-en"; trains="train.st_cs-en" ;;
+           tests="test.st_cs-en"; trains="train.st_cs-en"
+           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
   ding)    default_config=recipes/st/ding.yaml; default_run=runs/st-ding
-           tests="test.de-en test.en-de"; trains="train.de-en train.en-de" ;;
+           tests="test.de-en test.en-de"; trains="train.de-en train.en-de"
+           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
   *) echo "recipe-st: unknown CORPUS=$CORPUS (grammar, fillets or ding)" >&2; exit 2 ;;
 esac
 CONFIG=${CONFIG:-$default_config}
@@ -54,7 +58,7 @@ if [ "$STAGE" -le 3 ]; then
   # shellcheck disable=SC2046
   $PY -m speech_proactive.evaluate --model "$RUN/bundle" \
     --manifest $(for t in $tests; do echo "$DATA/$t.jsonl"; done) \
-    --policies offline wait-k:2:2 wait-k:4:2 \
+    --policies ${POLICIES:-$policies} --jobs "${JOBS:-2}" \
     --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
     --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval"
 fi
