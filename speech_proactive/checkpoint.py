@@ -147,7 +147,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     manifest = read_manifest(path)
     verify_files(path, manifest, checksums)
     try:
-        cfg = ModelConfig.from_dict(manifest["model_config"])
+        # bundles written before byte-level CTC existed carry a token CTC head and no `ctc_units`
+        cfg = ModelConfig.from_dict({"ctc_units": "tokens", **manifest["model_config"]})
         cfg.validate()
     except (TypeError, ValueError) as e:
         raise BundleError(f"{path / 'bundle.json'}: bad model_config ({e})") from e
@@ -170,6 +171,9 @@ def load_audio_weights(model: SpeechLLM, file: Path) -> None:
         raise BundleError(f"{file}: unreadable weights ({e})") from e
     for prefix, module in (("encoder.", model.encoder), ("adapter.", model.adapter), ("ctc.", model.ctc_head)):
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if prefix == "encoder.":  # written before the input norm existed: identity
+            part.setdefault("mel_mean", torch.zeros_like(module.mel_mean))
+            part.setdefault("mel_std", torch.ones_like(module.mel_std))
         load_strict(module, part, f"{file} ({prefix.rstrip('.')})")
 
 
