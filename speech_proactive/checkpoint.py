@@ -42,7 +42,6 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
 
     `train_state` (optimizer, step, random states) makes the bundle a resumable training checkpoint.
     """
-    from safetensors.torch import save_file
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bundle is not a long job; the bars only clutter logs

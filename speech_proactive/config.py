@@ -58,6 +58,14 @@ class AdapterConfig:
     # to 200x the token embeddings and collapsed onto one shared direction (measured: cosine 0.9999 between
     # two utterances' mean vectors), so the LLM could not tell utterances apart.
     out_norm: bool = True
+    # "vectors": an MLP into the embedding space. "tokens": a distribution over the LLM's vocabulary per
+    # vector (trained with CTC against the source transcript), fed as the expected token embedding: the LLM
+    # reads speech as soft text, which a text warm-up has already taught it to translate.
+    output: str = "vectors"
+
+    def validate(self) -> None:
+        if self.output not in ("vectors", "tokens"):
+            raise ValueError(f"adapter output={self.output!r}: choose 'vectors' or 'tokens'")
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class ModelConfig:
 
     def validate(self) -> None:
         self.encoder.validate()
+        self.adapter.validate()
         if self.ctc_units not in CTC_UNITS:
             raise ValueError(f"ctc_units={self.ctc_units!r}: choose from {CTC_UNITS}")
         if self.frontend.n_mels != self.encoder.n_mels:

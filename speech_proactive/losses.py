@@ -10,11 +10,12 @@ same step ("synchronized"), no frozen or EMA copy.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from speech_proactive import ctc, layout
 from speech_proactive.batch import Batch
@@ -55,6 +56,7 @@ class CopyLogits:
     labels: Tensor  # [N]
     ctc_in: Tensor  # [B, T, D] what the CTC head reads (ctc.py): encoder frames or adapter outputs
     n_ctc_in: Tensor  # [B] valid frames of it per example
+    vocab_logits: Tensor | None = None  # [B, S, vocab] the adapter's, with adapter output='tokens'
 
 
 def source_lengths(model: SpeechLLM, n_mel_frames: Tensor) -> Tensor:
@@ -81,7 +83,7 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
                    ) -> CopyLogits:
     """One pass; `schedules[b][c]` overrides student c's sampled schedule of example b (used by tests)."""
     frames = model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
-    source = model.adapter(frames)
+    source, vocab_logits = model.adapter.forward_with_logits(frames)
     n_vec = source_lengths(model, batch.n_mel_frames)
     n_students = cfg.n_students if cfg.needs_students else 0
 
@@ -91,8 +93,9 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
                 for c in range(n_students)]
 
     hidden = _lm_pass(model, batch, [source[b, :int(n_vec[b])] for b in range(len(batch))], students)
-    return _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students,
-                         ctc_input(model, frames, source, batch.n_mel_frames))
+    out = _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students,
+                        ctc_input(model, frames, source, batch.n_mel_frames))
+    return dataclasses.replace(out, vocab_logits=vocab_logits)
 
 
 def _lm_pass(model: SpeechLLM, batch: Batch, sources: list[Tensor], students) -> Tensor:
@@ -158,11 +161,25 @@ def ctc_loss(model: SpeechLLM, features: Tensor, n_frames: Tensor, batch: Batch)
     return ctc.ctc_loss(model.ctc_head, features, n_frames, batch.transcripts, model.blank_id)
 
 
+def token_ctc_loss(model: SpeechLLM, vocab_logits: Tensor | None, batch: Batch) -> Tensor:
+    """CTC of the adapter's vocabulary distribution against the source transcript in LLM tokens (adapter
+    output='tokens'); the blank is the pad token. Zero when the adapter outputs plain vectors."""
+    if vocab_logits is None:
+        return torch.zeros((), device=batch.mel.device)
+    if batch.sources is None:
+        raise ValueError("adapter output='tokens' needs the source transcripts' token ids (Example.source_ids)")
+    blank = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else model.eos_id
+    n_vec = source_lengths(model, batch.n_mel_frames)
+    return ctc.ctc_loss(nn.Identity(), vocab_logits, n_vec, batch.sources, blank)
+
+
 def ctc_only(model: SpeechLLM, batch: Batch) -> LossTerms:
     """Warm-up: the audio side alone learns to hear words (no LLM pass, so no LLM gradient)."""
     frames = model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
-    source = model.adapter(frames) if model.cfg.ctc_units == "tokens" else frames
+    needs_adapter = model.cfg.ctc_units == "tokens" or model.cfg.adapter.output == "tokens"
+    source, vocab_logits = model.adapter.forward_with_logits(frames) if needs_adapter else (frames, None)
     l_ctc = ctc_loss(model, *ctc_input(model, frames, source, batch.n_mel_frames), batch)
+    l_ctc = l_ctc + token_ctc_loss(model, vocab_logits, batch)
     zero = l_ctc.new_zeros(())
     return LossTerms(l_ctc, zero, zero, zero, l_ctc, sum(len(t) - 1 for t in batch.targets))
 
@@ -176,5 +193,7 @@ def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(
     l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
               if cfg.spsd else zero)
     l_ctc = ctc_loss(model, logits.ctc_in, logits.n_ctc_in, batch) if cfg.ctc_weight > 0 else zero
+    # with adapter output="tokens" its own CTC makes its distribution mean words (weighted like the byte CTC)
+    l_ctc = l_ctc + token_ctc_loss(model, logits.vocab_logits, batch)
     total = l_batch + l_mslm + cfg.spsd_lambda * l_spsd + cfg.ctc_weight * l_ctc
     return LossTerms(total, l_batch, l_mslm, l_spsd, l_ctc, int(logits.labels.numel()))

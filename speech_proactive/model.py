@@ -48,7 +48,8 @@ class SpeechLLM(nn.Module):
         self.lm = StreamingLM(llm, cfg.layout.target_position_offset)
         emb = self.lm.model.get_input_embeddings().weight
         self.adapter = Adapter(cfg.adapter, cfg.encoder.n_audio_state, self.lm.hidden_size,
-                               embedding_rms=float(emb.detach().pow(2).mean().sqrt()))
+                               embedding_rms=float(emb.detach().pow(2).mean().sqrt()),
+                               embedding=self.lm.model.get_input_embeddings())
         if len(tokenizer) > self.lm.vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the LLM's vocabulary only "
                              f"{self.lm.vocab_size}: they do not belong together")

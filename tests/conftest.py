@@ -29,9 +29,9 @@ TINY_LLM = LLMSize(hidden_size=32, intermediate_size=64, num_hidden_layers=2, nu
                    tie_word_embeddings=False)  # untied: random outputs vary, so token-level tests mean something
 
 
-def tiny_model(seed: int = 0, chunk_ms: int = 320) -> SpeechLLM:
+def tiny_model(seed: int = 0, chunk_ms: int = 320, adapter_output: str = "vectors") -> SpeechLLM:
     enc = EncoderConfig(**{**TINY_ENCODER.__dict__, "chunk_ms": chunk_ms})
-    cfg = ModelConfig(encoder=enc, adapter=AdapterConfig(stack=4, hidden=32))
+    cfg = ModelConfig(encoder=enc, adapter=AdapterConfig(stack=4, hidden=32, output=adapter_output))
     model = build_model(cfg, texts=read_lines([SENTENCES]), vocab_size=300, llm_size=TINY_LLM, seed=seed).eval()
     with torch.no_grad():  # a non-identity input norm, so that every invariant test covers it
         g = torch.Generator().manual_seed(seed)

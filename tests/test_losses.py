@@ -145,3 +145,17 @@ def test_text_warmup_is_the_llm_on_the_source_text(model, speech):
     assert all(p.grad is None for p in model.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.lm.parameters())
     model.zero_grad(set_to_none=True)
+
+
+def test_token_adapter_trains_its_vocabulary_head_with_ctc(speech):
+    from conftest import tiny_model
+
+    model = tiny_model(adapter_output="tokens").train()
+    task = TaskSpec("st", "en", "de")
+    src = "the old man reads a book"
+    examples = [Example(even_frames(log_mel(speech)), model.prompt_ids(task), model.target_ids("der alte mann"),
+                        model.transcript_ids(src), model.text_ids(src))]
+    terms = compute_losses(model, collate(examples), LossConfig(ctc_weight=1.0), torch.Generator().manual_seed(0))
+    terms.total.backward()
+    assert terms.ctc > 0
+    assert model.adapter.to_vocab.weight.grad is not None and model.adapter.to_vocab.weight.grad.abs().sum() > 0

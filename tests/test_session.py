@@ -154,3 +154,25 @@ def test_end_of_output_before_the_input_ends_means_wait(model, speech):
     assert session.state.lm.n_target == 0  # every peeked EOS was taken back
     session.push_audio(speech[last:], finished=True)
     assert session.state.done and session.state.tokens == []
+
+
+def test_token_adapter_session_equals_batch_and_round_trips(speech, tmp_path):
+    """adapter output='tokens': the source vectors are expected token embeddings; streaming still equals batch,
+    and a saved bundle gives the same outputs."""
+    from conftest import tiny_model
+
+    from speech_proactive.checkpoint import load_model, save_bundle
+
+    model = tiny_model(adapter_output="tokens")
+    with torch.no_grad():
+        frames = model.encoder.forward_blockwise(log_mel(speech, model.cfg.frontend)[None])
+        vectors, logits = model.adapter.forward_with_logits(frames)
+        emb = model.lm.model.get_input_embeddings().weight
+        torch.testing.assert_close(vectors, torch.softmax(logits, -1) @ emb)
+    task = TaskSpec("st", "en", "de")
+    s = run(Session(model, WaitK(k=2, per_chunk=1), task, DecodeOptions(max_tokens_per_chunk=3)), speech, [5120] * 4)
+    logits_b, _ = batch_logits(model, speech, task, s.state.tokens, s.state.token_n_source)
+    assert s.state.tokens and logits_b[:len(s.state.tokens)].argmax(-1).tolist() == s.state.tokens
+    again = load_model(save_bundle(model, tmp_path / "b"))
+    s2 = run(Session(again, WaitK(k=2, per_chunk=1), task, DecodeOptions(max_tokens_per_chunk=3)), speech, [5120] * 4)
+    assert s2.state.tokens == s.state.tokens

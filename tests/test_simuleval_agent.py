@@ -18,7 +18,7 @@ from speech_proactive.decode import complete_words
 from speech_proactive.policy_spec import parse_policy
 from speech_proactive.latency import read_instances, score_log
 from speech_proactive.session import Session
-from speech_proactive.simuleval_agent import StreamResampler
+from speech_proactive.stream_resample import StreamResampler
 
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT_MS = 320

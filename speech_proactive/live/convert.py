@@ -7,20 +7,14 @@ filter state of the blocks before it (no clicks at block edges), by the same res
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from speech_proactive import audio
 from speech_proactive.live.blocks import Block
+from speech_proactive.stream_resample import StreamResampler
 
 
-def _stream_resampler(from_rate: int):
-    # Only needed off 16 kHz. It lives in the SimulEval agent module, whose import makes pydub (pulled in by
-    # SimulEval) warn about a missing ffmpeg and a deprecated module, neither of which is used here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from speech_proactive.simuleval_agent import StreamResampler
+def _stream_resampler(from_rate: int) -> StreamResampler:
     return StreamResampler(from_rate)
 
 
