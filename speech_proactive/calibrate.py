@@ -50,7 +50,7 @@ def word_start_scores(model: SpeechLLM, policy: Policy, manifests: list[Manifest
         full = torch.full((len(target),), len(source))
         out = model.lm.forward_sequence(prompt, source, target, full, attentions=policy.needs_attention)
         kinds = layout.sequence(len(prompt), len(source), [full]).kind
-        for t in range(len(target)):
+        for t in range(len(target) - 1):  # the last query decides about EOS, not a word
             if t > 0 and not model.word_starts[ids[t + 1]]:
                 continue
             attn = source_attention(out.attentions, kinds, t) if policy.needs_attention else None

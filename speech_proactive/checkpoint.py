@@ -147,7 +147,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     verify_files(path, manifest, checksums)
     try:
         # bundles written before byte-level CTC existed carry a token CTC head and no `ctc_units`
-        cfg = ModelConfig.from_dict({"ctc_units": "tokens", **manifest["model_config"]})
+        cfg = ModelConfig.from_dict({"ctc_units": "tokens", **manifest["model_config"]}, coerce=False)
         cfg.validate()
     except (TypeError, ValueError) as e:
         raise BundleError(f"{path / 'bundle.json'}: bad model_config ({e})") from e

@@ -107,12 +107,13 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any], coerce: bool = True) -> "ModelConfig":
+        """`coerce`: read numbers written as strings (YAML); a bundle's own JSON is taken as it is."""
         return cls(
-            frontend=_build(FrontendConfig, d.get("frontend", {})),
-            encoder=_build(EncoderConfig, d.get("encoder", {})),
-            adapter=_build(AdapterConfig, d.get("adapter", {})),
-            layout=_build(LayoutConfig, d.get("layout", {})),
+            frontend=_build(FrontendConfig, d.get("frontend", {}), coerce),
+            encoder=_build(EncoderConfig, d.get("encoder", {}), coerce),
+            adapter=_build(AdapterConfig, d.get("adapter", {}), coerce),
+            layout=_build(LayoutConfig, d.get("layout", {}), coerce),
             ctc_units=d.get("ctc_units", "bytes"),
         )
 
@@ -147,12 +148,12 @@ class DecodeOptions:
             raise ValueError(f"granularity={self.granularity!r}: choose 'word' or 'token'")
 
 
-def _build(cls: type, d: dict[str, Any]) -> Any:
+def _build(cls: type, d: dict[str, Any], coerce: bool = True) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
-    return cls(**coerce_fields(cls, d))
+    return cls(**(coerce_fields(cls, d) if coerce else d))
 
 
 def coerce_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ A random-weights model writes nonsense: these tests check events, ordering, timi
 
 from __future__ import annotations
 
-import _thread
 import io
 import json
 import os
@@ -328,7 +327,9 @@ class FakeInputStream:
             self.callback(self.audio[i:i + self.blocksize].copy(), self.blocksize, None, None)
             time.sleep(0.002)
         time.sleep(0.5)
-        _thread.interrupt_main()  # Ctrl-C while speech is still in the segment: it must be flushed
+        # Ctrl-C while speech is still in the segment: it must be flushed. A real signal, not
+        # _thread.interrupt_main(), which only sets a flag and once left the main thread asleep (a hang).
+        os.kill(os.getpid(), signal.SIGINT)
 
     def stop(self):
         pass
@@ -337,7 +338,16 @@ class FakeInputStream:
         self.closed.set()
 
 
-def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys, bundle, utterances, tmp_path):
+@pytest.fixture
+def default_sigint():
+    """Ctrl-C raises KeyboardInterrupt in this test, whatever an earlier test left installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys, bundle, utterances, tmp_path,
+                                                            default_sigint):
     from scipy.signal import resample_poly
 
     speech = np.concatenate([silence(500), utterances[0]])
@@ -372,7 +382,7 @@ def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys,
 def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path):
     """A real SIGINT to the CLI playing a file in real time: the segment in progress is flushed, then the summary."""
     wav = tmp_path / "long.wav"
-    audio.write_wav(wav, np.concatenate([utterances[0]] * 5))
+    audio.write_wav(wav, np.concatenate([utterances[0]] * 12))  # ~30 s: the Ctrl-C surely lands mid-play
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "speech_proactive.live", "--model", str(bundle), "--policy",
                              POLICY, "--wav", str(wav), "--jsonl"], cwd=REPO, env=env, text=True,
@@ -386,7 +396,7 @@ def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert events[-1]["event"] == "summary" and events[-1]["interrupted"] is True
-    assert events[-1]["duration_ms"] < 0.8 * audio.samples_to_ms(len(utterances[0]) * 5)
+    assert events[-1]["duration_ms"] < 0.8 * audio.samples_to_ms(len(utterances[0]) * 12)
     assert [e["reason"] for e in events if e["event"] == "segment_end"][-1] == "interrupt"
 
 
