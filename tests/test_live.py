@@ -379,8 +379,9 @@ def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys,
     assert np.corrcoef(heard[:len(speech)], 0.75 * speech[:len(heard)])[0, 1] > 0.99
 
 
-def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path):
-    """A real SIGINT to the CLI playing a file in real time: the segment in progress is flushed, then the summary."""
+def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path, default_sigint):
+    """A real SIGINT to the CLI playing a file in real time: the segment in progress is flushed, then the summary.
+    (`default_sigint`: a SIGINT ignored in this process would be inherited by the CLI, which then plays on.)"""
     wav = tmp_path / "long.wav"
     audio.write_wav(wav, np.concatenate([utterances[0]] * 12))  # ~30 s: the Ctrl-C surely lands mid-play
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
