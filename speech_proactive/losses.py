@@ -168,9 +168,8 @@ def token_ctc_loss(model: SpeechLLM, vocab_logits: Tensor | None, batch: Batch) 
         return torch.zeros((), device=batch.mel.device)
     if batch.sources is None:
         raise ValueError("adapter output='tokens' needs the source transcripts' token ids (Example.source_ids)")
-    blank = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else model.eos_id
     n_vec = source_lengths(model, batch.n_mel_frames)
-    return ctc.ctc_loss(nn.Identity(), vocab_logits, n_vec, batch.sources, blank)
+    return ctc.ctc_loss(nn.Identity(), vocab_logits, n_vec, batch.sources, model.token_blank_id)
 
 
 def ctc_only(model: SpeechLLM, batch: Batch) -> LossTerms:

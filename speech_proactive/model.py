@@ -55,11 +55,13 @@ class SpeechLLM(nn.Module):
                              f"{self.lm.vocab_size}: they do not belong together")
         self.start_id = tk.start_id(tokenizer)
         self.eos_id = tk.eos_id(tokenizer)
+        # CTC over LLM tokens (the token head, or the adapter's distribution) uses the pad token as its blank
+        self.token_blank_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
         if cfg.ctc_units == "bytes":
             self.blank_id = ctc.BYTE_BLANK
             self.ctc_head = ctc.make_head(cfg.encoder.n_audio_state, ctc.N_BYTE_CLASSES)
         else:
-            self.blank_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+            self.blank_id = self.token_blank_id
             self.ctc_head = ctc.make_head(self.lm.hidden_size, len(tokenizer))
 
     @functools.cached_property

@@ -200,7 +200,7 @@ class Session:
 
     def _words(self, tokens: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
         words: list[list[int]] = []
-        for i, t in enumerate(tokens):
+        for t in tokens:
             if not words or self._word_start[t] or self.options.granularity == "token":
                 words.append([])
             words[-1].append(t)
