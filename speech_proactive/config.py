@@ -120,18 +120,25 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What the model is asked to do: one prompt, so one model serves ASR and several translation directions."""
+    """What the model is asked to do: one prompt, so one model serves ASR, translation and spoken QA."""
 
-    task: str = "st"  # "st" (speech translation) or "asr"
+    task: str = "st"  # "st" (speech translation), "asr", or "qa" (answer `question` about the audio)
     src_lang: str = "en"
     tgt_lang: str = "de"
+    question: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in ("st", "asr", "qa"):
+            raise ValueError(f"unknown task {self.task!r}; expected 'st', 'asr' or 'qa'")
+        if self.task == "qa" and not self.question.strip():
+            raise ValueError("the qa task needs a question (the prompt says what to answer about the audio)")
 
     def prompt(self) -> str:
         if self.task == "asr":
             return f"<asr> {self.src_lang}:"
         if self.task == "st":
             return f"<st> {self.src_lang} > {self.tgt_lang}:"
-        raise ValueError(f"unknown task {self.task!r}; expected 'st' or 'asr'")
+        return f"<qa> {self.src_lang}: {self.question.strip()}"
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,14 @@ class Item:
 
 
 def items(manifests: list[Manifest], tasks: tuple[str, ...]) -> list[Item]:
-    """Each utterance once per task: "st" targets the translation, "asr" the transcript."""
+    """Each utterance once per task: "st" targets the translation, "asr" the transcript, "qa" the answer."""
     out = []
     for m in manifests:
         for u in m.rows:
-            if "st" in tasks and u.tgt_lang != u.src_lang:
+            if u.task_name == "qa":
+                if "qa" in tasks:
+                    out.append(Item(m, u, TaskSpec("qa", u.src_lang, u.tgt_lang, u.question), u.tgt_text))
+            elif "st" in tasks and u.tgt_lang != u.src_lang:
                 out.append(Item(m, u, TaskSpec("st", u.src_lang, u.tgt_lang), u.tgt_text))
             if "asr" in tasks:
                 out.append(Item(m, u, TaskSpec("asr", u.src_lang, u.src_lang), u.src_text))

@@ -31,6 +31,8 @@ class Decoded:
     word_elapsed_ms: tuple[float, ...]  # that plus the compute time spent up to then
     source_ms: float
     compute_ms: float
+    task: str = "st"  # "st" | "asr" | "qa"
+    ideal_ms: float | None = None  # qa: when the answer's evidence was complete (the last tgt_ideal_ms)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Decoded":
@@ -74,7 +76,7 @@ def decode_one(session: Session, samples: np.ndarray, chunk_ms: int) -> WordTime
 
 
 def task_of(u: Utterance) -> TaskSpec:
-    return TaskSpec("asr" if u.src_lang == u.tgt_lang else "st", u.src_lang, u.tgt_lang)
+    return TaskSpec(u.task_name, u.src_lang, u.tgt_lang, u.question or "")
 
 
 def policy_for(policy: Policy, u: Utterance) -> Policy:
@@ -88,14 +90,15 @@ def policy_for(policy: Policy, u: Utterance) -> Policy:
 
 def decode_manifest(model: SpeechLLM, manifest: Manifest, policy: Policy, rows: list[Utterance] | None = None,
                     progress: bool = True, desc: str = "") -> list[Decoded]:
-    out, sessions = [], {}
+    out, session = [], None
     rows = manifest.rows if rows is None else rows
     for u in tqdm(rows, desc=desc or f"decoding {manifest.path.name}", disable=not progress, dynamic_ncols=True):
         task = task_of(u)
-        if task not in sessions:  # one session per task, reset per utterance by decode_one
-            sessions[task] = Session(model, policy, task)
-        session = sessions[task]
+        if session is None or session.task != task:  # a QA question is part of the task: new prompt, new session
+            session = Session(model, policy, task)
         session.policy = policy_for(policy, u)
         w = decode_one(session, audio.load_audio(manifest.audio_path(u)), model.cfg.encoder.chunk_ms)
-        out.append(Decoded(u.id, w.text, u.tgt_text, w.delays_ms, w.elapsed_ms, u.duration_ms, w.compute_ms))
+        ideal = u.tgt_ideal_ms[-1] if u.tgt_ideal_ms else None
+        out.append(Decoded(u.id, w.text, u.tgt_text, w.delays_ms, w.elapsed_ms, u.duration_ms, w.compute_ms,
+                           task.task, ideal))
     return out

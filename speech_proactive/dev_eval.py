@@ -1,4 +1,5 @@
-"""The periodic dev evaluation of training: teacher-view loss and offline BLEU of greedy streaming decoding."""
+"""The periodic dev evaluation of training: teacher-view loss and the offline quality of greedy streaming
+decoding (BLEU of the translations; answer F1 when the dev set is spoken QA only)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ LOSS_BATCH = 16
 @dataclass(frozen=True)
 class DevResult:
     loss: float  # L_batch (offline view) on the dev items
-    bleu: float  # sacrebleu corpus BLEU of the translations (st items only)
+    score: float  # sacrebleu corpus BLEU of the translations, or answer F1 (%) of the qa items
     n: int  # dev items used
+    metric: str = "bleu"  # "bleu" | "f1"
 
 
 def translate_items(model: SpeechLLM, items: list[dataset.Item]) -> list[str]:
@@ -43,7 +45,9 @@ def bleu(hyps: list[str], refs: list[str]) -> float:
 def evaluate_dev(model: SpeechLLM, manifests: list[Manifest], cfg) -> DevResult:
     if not manifests:
         return DevResult(float("nan"), -1.0, 0)
-    items = dataset.items(manifests, ("st",))[: cfg.eval_n]
+    has_st = any(u.task_name == "st" for m in manifests for u in m.rows)
+    metric = "bleu" if has_st else "f1"  # a QA-only dev set is scored by answer F1
+    items = dataset.items(manifests, ("st",) if has_st else ("qa",))[: cfg.eval_n]
     was_training = model.training
     model.eval()
     losses = []
@@ -51,6 +55,13 @@ def evaluate_dev(model: SpeechLLM, manifests: list[Manifest], cfg) -> DevResult:
         batch = dataset.make_batch(model, items, list(range(i, min(i + LOSS_BATCH, len(items))))).to(model.device)
         losses.append(compute_losses(model, batch, LossConfig(mslm=False, spsd=False)).batch.item())
     hyps = translate_items(model, items)
-    score = bleu(hyps, [it.text for it in items])
+    refs = [it.text for it in items]
+    score = bleu(hyps, refs) if metric == "bleu" else answer_f1(hyps, refs)
     model.train(was_training)
-    return DevResult(sum(losses) / len(losses), score, len(items))
+    return DevResult(sum(losses) / len(losses), score, len(items), metric)
+
+
+def answer_f1(hyps: list[str], refs: list[str]) -> float:
+    from speech_proactive.qa_metrics import f1
+
+    return 100 * sum(map(f1, hyps, refs)) / len(refs) if refs else 0.0

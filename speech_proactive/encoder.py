@@ -133,9 +133,7 @@ class StreamingEncoder(nn.Module):
         odd tail's conv2 padding would otherwise see the next example's padding, not zeros), and the padding
         must be zeros (what a stream's last chunk sees past its end). Outputs past each length are zero.
         """
-        state = EncoderState()
-        chunks = self.normalize(mel, n_mel_frames).split(self.cfg.chunk_mel_frames, dim=2)
-        x = torch.cat([self._conv_chunk(c, state) for c in chunks], dim=1)
+        x = self._conv_all_chunks(self.normalize(mel, n_mel_frames))
         x = x + self._positions(0, x.shape[1])
         mask = self.block_causal_mask(x.shape[1], x.device)
         valid = None
@@ -182,6 +180,31 @@ class StreamingEncoder(nn.Module):
     def block_causal_mask(self, n_frames: int, device: torch.device | None = None) -> Tensor:
         chunk_id = torch.arange(n_frames, device=device) // self.cfg.chunk_enc_frames
         return chunk_id[:, None] >= chunk_id[None, :]
+
+    def _conv_all_chunks(self, mel: Tensor) -> Tensor:
+        """`_conv_chunk` over every chunk of a whole input, the full chunks folded into the batch: one conv
+        call instead of one per chunk (the per-chunk loop made the conv backward most of a training step)."""
+        b, n_mels, t = mel.shape
+        c = self.cfg.chunk_mel_frames
+        n_full = t // c
+        state = EncoderState()
+        out = []
+        if n_full:
+            chunks = mel[:, :, :n_full * c].reshape(b, n_mels, n_full, c).transpose(1, 2)  # [B, nC, n_mels, c]
+            context = torch.cat([chunks.new_zeros(b, 1, n_mels, CONV_LEFT_CONTEXT),
+                                 chunks[:, :-1, :, -CONV_LEFT_CONTEXT:]], dim=1)
+            x = torch.cat([context, chunks], dim=3).reshape(b * n_full, n_mels, c + CONV_LEFT_CONTEXT)
+            h = F.gelu(F.conv1d(F.pad(x, (0, 1)), self.conv1.weight, self.conv1.bias))  # frames -1 .. c-1
+            keep = torch.ones(n_full, h.shape[2], dtype=h.dtype, device=h.device)
+            keep[0, 0] = 0.0  # the first chunk's conv1 frame -1 lies before the input: zero, as in `_conv_chunk`
+            h = (h.reshape(b, n_full, -1, h.shape[2]) * keep[None, :, None, :]).reshape(b * n_full, -1, h.shape[2])
+            h = F.pad(h, (0, c % 2))
+            y = F.gelu(F.conv1d(h, self.conv2.weight, self.conv2.bias, stride=2))  # [B*nC, D, ceil(c/2)]
+            out.append(y.reshape(b, n_full, y.shape[1], y.shape[2]).permute(0, 1, 3, 2).reshape(b, -1, y.shape[1]))
+            state.mel_context = mel[:, :, n_full * c - CONV_LEFT_CONTEXT:n_full * c]
+        if t > n_full * c:
+            out.append(self._conv_chunk(mel[:, :, n_full * c:], state))
+        return torch.cat(out, dim=1)
 
     def _conv_chunk(self, mel_chunk: Tensor, state: EncoderState) -> Tensor:
         """Convs of one chunk with the previous chunk's last mel frames as left context; zeros on the right."""

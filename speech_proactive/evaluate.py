@@ -52,7 +52,21 @@ def score_row(test: str, label: str, decoded: list[Decoded]) -> dict:
     row["rtf"] = sum(d.compute_ms for d in decoded) / sum(d.source_ms for d in decoded)
     if not _is_asr(test):
         row.pop("wer")
+    if decoded[0].task == "qa":
+        row.update(qa_scores(test, decoded))
     return row
+
+
+def qa_scores(test: str, decoded: list[Decoded]) -> dict:
+    from speech_proactive import qa_metrics
+
+    missing = [d.id for d in decoded if d.ideal_ms is None]
+    if missing:
+        raise ValueError(f"{test}: QA latency needs each answer's ideal moment (tgt_ideal_ms in the manifest); "
+                         f"missing for {missing[:5]}")
+    timings = [qa_metrics.answer_timing(d.word_delays_ms, d.ideal_ms, d.source_ms) for d in decoded]
+    s = qa_metrics.score_answers([d.hyp for d in decoded], [d.ref for d in decoded], timings)
+    return {"task": "qa", **s.flat()}
 
 
 def _is_asr(test: str) -> bool:
@@ -80,13 +94,25 @@ COLUMNS = [("policy", "policy", "{}"), ("n", "n", "{}"), ("BLEU", "bleu", "{:.1f
            ("LAAL_CA ms", "LAAL_CA", "{:.0f}"), ("RTF", "rtf", "{:.3f}")]
 
 
+QA_COLUMNS = [("policy", "policy", "{}"), ("n", "n", "{}"), ("EM", "em", "{:.1f}"), ("F1", "f1", "{:.1f}"),
+              ("after ideal ms", "after_ideal_ms", "{:.0f}"), ("median", "after_ideal_median_ms", "{:.0f}"),
+              ("RCO %", "rco", "{:.0%}"), ("early <=1 s", "early_within_1s", "{:.0%}"),
+              ("guessed", "before_ideal", "{:.0%}"), ("AL ms", "AL", "{:.0f}"), ("AL_CA ms", "AL_CA", "{:.0f}"),
+              ("RTF", "rtf", "{:.3f}")]
+
+
 def results_table(rows: list[dict]) -> str:
     lines = []
     for test in dict.fromkeys(r["test"] for r in rows):
-        lines += [f"\n**{test}**\n", "| " + " | ".join(c for c, _, _ in COLUMNS) + " |",
-                  "|" + "---|" * len(COLUMNS)]
-        for r in (r for r in rows if r["test"] == test):
-            cells = [fmt.format(r[k]) if k in r and r[k] == r[k] else "-" for _, k, fmt in COLUMNS]  # nan -> "-"
+        mine = [r for r in rows if r["test"] == test]
+        columns = QA_COLUMNS if mine[0].get("task") == "qa" else COLUMNS
+        note = ""
+        if "ideal_rco" in mine[0]:
+            note = f" (evidence complete at {mine[0]['ideal_rco']:.0%} of the audio on average)"
+        lines += [f"\n**{test}**{note}\n", "| " + " | ".join(c for c, _, _ in columns) + " |",
+                  "|" + "---|" * len(columns)]
+        for r in mine:
+            cells = [fmt.format(r[k]) if k in r and r[k] == r[k] else "-" for _, k, fmt in columns]  # nan -> "-"
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines).lstrip() + "\n"
 

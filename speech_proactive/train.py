@@ -39,7 +39,7 @@ FREEZABLE = {"encoder": "encoder", "adapter": "adapter", "llm": "lm"}  # `freeze
 @dataclass
 class RunState:
     step: int = 0
-    best_bleu: float = -1.0
+    best_bleu: float = -1.0  # the best dev score: BLEU, or answer F1 for a QA-only dev set
     best_step: int = -1
 
 
@@ -171,7 +171,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
     train_m = [read_manifest(p) for p in cfg.train]
     dev_m = [read_manifest(p) for p in cfg.dev]
     items = dataset.items(train_m, cfg.tasks)
-    texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text)]
+    texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text, u.question) if t]
     model, opt, run = prepare(cfg, resume_run, items, texts, dist)
     step_fn = distributed.wrap(LossStep(model, cfg), dist)
     n_batches = math.ceil(len(items) / cfg.batch_size)
@@ -223,10 +223,11 @@ def _log_step(log, bar, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: 
 
 
 def _log_dev(log, bar, run: RunState, dev: DevResult) -> None:
-    log.write(json.dumps({"step": run.step, "dev_loss": dev.loss, "dev_bleu": dev.bleu, "dev_n": dev.n}) + "\n")
-    bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev BLEU {dev.bleu:.1f} on {dev.n} utterances")
-    if dev.bleu > run.best_bleu:
-        run.best_bleu, run.best_step = dev.bleu, run.step
+    record = {"step": run.step, "dev_loss": dev.loss, f"dev_{dev.metric}": dev.score, "dev_n": dev.n}
+    log.write(json.dumps(record) + "\n")
+    bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev {dev.metric.upper()} {dev.score:.1f} on {dev.n} items")
+    if dev.score > run.best_bleu:
+        run.best_bleu, run.best_step = dev.score, run.step
 
 
 def finish(out: Path, run: RunState) -> None:
@@ -240,7 +241,7 @@ def finish(out: Path, run: RunState) -> None:
     from speech_proactive.plots import plot_losses
 
     plot_losses(out / "log.jsonl", out / "loss.png")
-    print(f"best dev BLEU {run.best_bleu:.1f} at step {run.best_step}; model: {out / 'bundle'}")
+    print(f"best dev score {run.best_bleu:.1f} at step {run.best_step}; model: {out / 'bundle'}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,9 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
 
 
 def _check_choices(cfg: TrainConfig) -> None:
+    bad_tasks = [t for t in cfg.tasks if t not in ("st", "asr", "qa")]
+    if bad_tasks:
+        raise ValueError(f"tasks: unknown task(s) {bad_tasks}; choose from st, asr, qa")
     bad = [f for f in cfg.freeze if f not in ("encoder", "adapter", "llm")]
     if bad:
         raise ValueError(f"freeze: unknown part(s) {bad}; choose from encoder, adapter, llm")

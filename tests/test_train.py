@@ -173,10 +173,10 @@ def test_two_process_ddp_step_equals_the_averaged_single_process_step(manifest, 
         torch.testing.assert_close(theirs[k], ours[k], rtol=1e-4, atol=1e-5, msg=k)
 
 
-@pytest.mark.parametrize("name", ["default", "fillets", "ding", "gpu", "real"])
+@pytest.mark.parametrize("name", ["st/default", "st/fillets", "st/ding", "st/gpu", "st/real", "qa/default"])
 def test_every_recipe_config_loads(name):
     """A typo in a recipe's YAML is an error here, not 20 minutes into a run."""
     from conftest import REPO
 
-    cfg = load_train_config(REPO / "recipes" / "st" / f"{name}.yaml")
+    cfg = load_train_config(REPO / "recipes" / f"{name}.yaml")
     assert cfg.train and cfg.dev and cfg.max_steps > 0

@@ -9,6 +9,8 @@ Optional fields (corpora that know them write them):
     src_word_end_ms  end time of each source word (src_text.split()) in the audio, non-decreasing
     tgt_align        for each target word (tgt_text.split()): indices of the source words it depends on
     tgt_ideal_ms     for each target word: the earliest time it is determined (end of its last source word)
+    task             "st" | "asr" | "qa" (default: "st" when the languages differ, else "asr")
+    question         the question a "qa" row asks about the audio (its answer is tgt_text)
     meta             free-form dict (template, voice, ...)
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from speech_proactive import audio
 
+TASKS = ("st", "asr", "qa")
 REQUIRED = ("id", "audio", "n_samples", "src_lang", "src_text", "tgt_lang", "tgt_text", "speaker")
 
 
@@ -43,11 +46,17 @@ class Utterance:
     src_word_end_ms: tuple[float, ...] | None = None
     tgt_align: tuple[tuple[int, ...], ...] | None = None
     tgt_ideal_ms: tuple[float, ...] | None = None
+    task: str | None = None
+    question: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_ms(self) -> float:
         return audio.samples_to_ms(self.n_samples)
+
+    @property
+    def task_name(self) -> str:
+        return self.task or ("st" if self.src_lang != self.tgt_lang else "asr")
 
     def to_json(self) -> str:
         d = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != {}}
@@ -82,6 +91,10 @@ def row_problems(d: Any, base: Path, check_audio: bool) -> list[str]:
     for key, want in (("src_word_end_ms", n_src), ("tgt_align", n_tgt), ("tgt_ideal_ms", n_tgt)):
         if key in d and len(d[key]) != want:
             problems.append(f"{key} has {len(d[key])} entries for {want} words")
+    if d.get("task", "st") not in TASKS:
+        problems.append(f"task must be one of {TASKS}, got {d['task']!r}")
+    if d.get("task") == "qa" and not str(d.get("question") or "").strip():
+        problems.append("a qa row needs a non-empty question")
     if "tgt_align" in d and any(not 0 <= i < n_src for a in d["tgt_align"] for i in a):
         problems.append("tgt_align refers to a source word that does not exist")
     if not problems and check_audio:

@@ -1,0 +1,86 @@
+"""Spoken QA through the real paths with a tiny random model: the question is the prompt, answers stream out
+of a session, the sweep scores them, training takes QA examples. (A random model answers nonsense; these
+tests check the plumbing and the bookkeeping, not the answers.)"""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from speech_proactive import dataset, evaluate
+from speech_proactive.config import TaskSpec
+from speech_proactive.data import qa_corpus
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.decode import decode_manifest
+from speech_proactive.policies import Offline, WaitK
+from speech_proactive.session import Session
+from speech_proactive.train import train
+
+
+@pytest.fixture(scope="module")
+def qa_dir(tmp_path_factory):
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make setup installs it)")
+    out = tmp_path_factory.mktemp("qa")
+    qa_corpus.build(out, n=8, seed=4, n_workers=2)
+    rows = [u for p in sorted(out.glob("*.jsonl")) for u in read_manifest(p).rows]
+    from speech_proactive.data.manifest import write_manifest
+
+    write_manifest(out / "all.jsonl", rows)
+    return out
+
+
+def test_the_question_is_part_of_the_prompt():
+    with pytest.raises(ValueError, match="question"):
+        TaskSpec("qa", "en", "en")
+    assert TaskSpec("qa", "en", "en", " Where does Anna live? ").prompt() == "<qa> en: Where does Anna live?"
+
+
+def test_a_session_answers_differently_for_different_questions(model, speech):
+    first_logits = []
+    for q in ("Where does Anna live?", "How old is Paul?"):
+        s = Session(model, WaitK(k=1), TaskSpec("qa", "en", "en", q))
+        assert model.tokenizer.decode(model.prompt_ids(s.task)).endswith(q)
+        s.push_audio(speech[:16000])
+        with torch.inference_mode():
+            out = model.lm.write(s.state.lm, s.state.pending_token)
+        first_logits.append(out.logits[-1])
+    assert not torch.allclose(*first_logits)  # the model reads the question
+
+
+def test_qa_manifest_decodes_with_ideal_moments(model, qa_dir):
+    m = read_manifest(qa_dir / "all.jsonl")
+    decoded = decode_manifest(model, m, Offline(), progress=False)
+    assert [d.id for d in decoded] == [u.id for u in m.rows]
+    for d, u in zip(decoded, m.rows):
+        assert d.task == "qa" and d.ideal_ms == u.tgt_ideal_ms[-1] and d.ref == u.tgt_text
+        assert all(t == pytest.approx(u.duration_ms) for t in d.word_delays_ms)  # offline answers at the end
+
+
+def test_sweep_on_qa_writes_f1_and_answer_latency(bundle, qa_dir, tmp_path):
+    out = tmp_path / "eval"
+    assert evaluate.main(["--model", str(bundle), "--manifest", str(qa_dir / "all.jsonl"), "--policies", "offline",
+                          "wait-k:1", "entropy:0.5", "attention:0.5", "oracle", "--limit", "3", "--out", str(out)]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["policy"] for r in rows] == ["offline", "wait-k:1", "entropy:0.5", "attention:0.5", "oracle"]
+    for r in rows:
+        assert r["task"] == "qa" and 0 <= r["f1"] <= 100 and 0 < r["rco"] <= 1.0 + 1e-9
+    offline = rows[0]
+    assert offline["rco"] == pytest.approx(1.0) and offline["after_ideal_ms"] > 0
+    assert "| F1 |" in (out / "results.md").read_text() and (out / "curve.png").stat().st_size > 10_000
+
+
+def test_training_takes_qa_examples(qa_dir, tmp_path):
+    from test_train import tiny_cfg
+
+    m = read_manifest(qa_dir / "all.jsonl")
+    items = dataset.items([m], ("qa",))
+    assert len(items) == len(m.rows) and all(it.task.question == it.utterance.question for it in items)
+    with pytest.raises(ValueError, match="no training examples"):
+        dataset.items([m], ("st",))  # a QA row is not a translation
+    cfg = tiny_cfg(qa_dir / "all.jsonl", tmp_path / "run", tasks=["qa"], max_steps=2, eval_every=2, eval_n=2)
+    run = train(cfg)
+    assert run.step == 2
+    dev = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "dev_f1" in x]
+    assert len(dev) == 1 and 0 <= dev[0]["dev_f1"] <= 100  # QA-only dev set: scored by answer F1
