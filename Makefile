@@ -1,7 +1,7 @@
 # speech_proactive: setup, tests and recipes.  `make` alone lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup test recipe-st clean
+.PHONY: help setup test recipe-st recipe-qa clean
 
 PYTHON      := .venv/bin/python
 PYTEST_ARGS ?=
@@ -24,6 +24,9 @@ recipe-st: setup ## run the simultaneous speech translation recipe (recipes/st/r
 	  exit 1; \
 	fi
 	bash recipes/st/run.sh
+
+recipe-qa: setup ## run the spoken question-answering recipe (recipes/qa/run.sh)
+	bash recipes/qa/run.sh
 
 clean: ## remove .venv, egg-info and every __pycache__
 	rm -rf .venv *.egg-info

@@ -23,7 +23,7 @@ import sounddevice
 
 from conftest import espeak
 from speech_proactive import audio
-from speech_proactive.config import DecodeOptions, EncoderConfig
+from speech_proactive.config import DecodeOptions, EncoderConfig, TaskSpec
 from speech_proactive.live.__main__ import main
 from speech_proactive.live.blocks import END, Block, BlockQueue
 from speech_proactive.live.convert import ToModelAudio
@@ -435,3 +435,27 @@ def test_segment_longer_than_the_positional_table_is_refused(capsys, bundle, mod
     assert rc == 2 and "positional table" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="positional table"):
         SegmenterConfig(max_segment_ms=30_000).validate(model.cfg.encoder)
+
+
+def test_qa_answers_the_prompt_over_one_segment_of_the_passage(capsys, bundle, model, two_sentences):
+    """--task qa: the question is the prompt, and a 1.5 s pause between sentences stays inside one segment
+    (QA's default --pause-ms 2000), so the answer is what a plain QA session writes on the whole passage."""
+    question = "Where does the man read?"
+    rc, events, _ = run_live(capsys, "--model", bundle, "--policy", POLICY, "--wav", two_sentences, "--speed", "0",
+                             "--jsonl", "--task", "qa", "--prompt", question)
+    assert rc == 0
+    ends = [e for e in events if e["event"] == "segment_end"]
+    assert len(ends) == 1
+    session = Session(model, parse_policy(POLICY).policy, TaskSpec("qa", "en", "en", question))
+    samples = audio.load_audio(two_sentences)
+    session.push_audio(samples[audio.ms_to_samples(ends[0]["start_ms"]):audio.ms_to_samples(ends[0]["end_ms"])],
+                       finished=True)
+    assert ends[0]["text"].split() == session.final_text.split()
+
+
+@pytest.mark.parametrize("args, message", [(["--task", "qa"], "--task qa needs --prompt"),
+                                           (["--prompt", "Who?"], "--prompt is only for --task qa")])
+def test_qa_prompt_is_checked(capsys, bundle, two_sentences, args, message):
+    with pytest.raises(SystemExit) as e:
+        main(["--model", str(bundle), "--wav", str(two_sentences), *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err

@@ -1,6 +1,8 @@
-"""python -m speech_proactive.live --model BUNDLE [--policy SPEC] [--task st|asr] [--wav FILE [--speed X]] ...
+"""python -m speech_proactive.live --model BUNDLE [--policy SPEC] [--task st|asr|qa] [--wav FILE [--speed X]] ...
 
 Translate (or transcribe) speech live: from the microphone (default), or from a file played in real time.
+With `--task qa --prompt "Where does Anna live?"` it listens for the answer and writes it as soon as it has
+heard enough (a QA model, e.g. `make recipe-qa`'s; a pause then starts listening for the same question anew).
 Stop with Ctrl-C: the output is flushed and a summary printed. Exit codes: 0 done, 1 the input failed while
 playing, 2 cannot start (no microphone, bad bundle, bad option), 130 a second Ctrl-C before the flush ended.
 """
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from speech_proactive.live.microphone import MicSettings
 
 
+QA_PAUSE_MS = 2000.0  # espeak-ng and most speakers pause well under 2 s between the sentences of a passage
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m speech_proactive.live", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="entropy:q0.9",
                    help="offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT], hold-n:N, "
                         "local-agreement (default: entropy:q0.9, calibrated once on the bundle's dev set)")
-    p.add_argument("--task", choices=["st", "asr"], default="st")
+    p.add_argument("--task", choices=["st", "asr", "qa"], default="st")
+    p.add_argument("--prompt", help="qa: the question to answer about what is said")
     p.add_argument("--src-lang", default="en")
     p.add_argument("--tgt-lang", default="de", help="target language of st (asr writes the source language)")
     src = p.add_argument_group("input")
@@ -38,8 +44,10 @@ def parser() -> argparse.ArgumentParser:
     src.add_argument("--queue-chunks", type=int, default=16,
                      help="audio queued for the model before chunks are dropped (default 16 = 5 s)")
     seg = p.add_argument_group("segmentation (bounds memory and compute over long sessions)")
-    seg.add_argument("--pause-ms", type=float, default=SegmenterConfig.pause_ms,
-                     help="a pause this long ends the segment: output flushed, model state reset (default 600)")
+    seg.add_argument("--pause-ms", type=float,
+                     help="a pause this long ends the segment: output flushed, model state reset (default "
+                          f"{SegmenterConfig.pause_ms:.0f}; qa: {QA_PAUSE_MS:.0f}, so that a passage's sentences "
+                          "stay one segment)")
     seg.add_argument("--max-segment-s", type=float, default=SegmenterConfig.max_segment_ms / 1000,
                      help="cut uninterrupted speech after this long; below the encoder's 30 s (default 20)")
     seg.add_argument("--vad-dbfs", type=float, default=VadConfig.threshold_dbfs,
@@ -55,10 +63,12 @@ def config(args: argparse.Namespace) -> LiveConfig:
     from speech_proactive.config import TaskSpec
     from speech_proactive.live.app import LiveConfig
 
-    tgt = args.src_lang if args.task == "asr" else args.tgt_lang
-    segmenter = SegmenterConfig(pause_ms=args.pause_ms, max_segment_ms=args.max_segment_s * 1000,
-                                vad=VadConfig(threshold_dbfs=args.vad_dbfs))
-    return LiveConfig(args.model, args.policy, TaskSpec(args.task, args.src_lang, tgt), args.wav, args.speed,
+    tgt = args.tgt_lang if args.task == "st" else args.src_lang
+    pause_ms = args.pause_ms if args.pause_ms is not None else QA_PAUSE_MS if args.task == "qa" else None
+    segmenter = SegmenterConfig(pause_ms=pause_ms or SegmenterConfig.pause_ms,
+                                max_segment_ms=args.max_segment_s * 1000, vad=VadConfig(threshold_dbfs=args.vad_dbfs))
+    task = TaskSpec(args.task, args.src_lang, tgt, args.prompt or "")
+    return LiveConfig(args.model, args.policy, task, args.wav, args.speed,
                       args.device, args.queue_chunks, segmenter, args.jsonl, args.save_audio, args.save_transcript)
 
 
@@ -75,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--model BUNDLE is required")
         if args.speed < 0 or args.queue_chunks < 1:
             p.error("--speed must be >= 0 and --queue-chunks >= 1")
+        if (args.task == "qa") != bool(args.prompt and args.prompt.strip()):
+            p.error("--task qa needs --prompt \"QUESTION\"" if args.task == "qa" else "--prompt is only for --task qa")
         mic = None if args.wav is not None else microphone.probe(args.device)  # before the slow model load
         return _run(config(args), mic)
     except microphone.NoMicrophone as e:
