@@ -4,6 +4,7 @@ A head's score (next-token entropy, attention mass on the newest audio, ...) is 
 of the dev references with the whole source visible, the teacher view. `entropy@q0.9` then READs whenever
 the model is more uncertain than at 90% of word starts after hearing everything. The scores are kept in
 `BUNDLE/calibration.json`, keyed by head and its other settings, so any quantile is read without recompute.
+The probe's key names the trained probe (a hash of probe.pt): retraining it makes its old scores unused.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ from speech_proactive.data.manifest import Manifest
 from speech_proactive.frontend import log_mel
 from speech_proactive.lm import source_attention
 from speech_proactive.model import SpeechLLM
-from speech_proactive.policies import Policy, PolicyView
+from speech_proactive.policies import Policy, PolicyView, Probe
 from speech_proactive.policy_spec import PolicySpec
+from speech_proactive.probe_head import check_fits, load_probe
 
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_UTTERANCES = 200  # dev utterances scored: ~1,500 word starts, quantiles to about 1%
 
 
 def key(policy: Policy) -> str:
-    """The head and its settings other than the threshold (they change what the score means)."""
-    params = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy) if f.name != "threshold"}
+    """The head and its settings other than the threshold (they change what the score means). Fields left
+    out of comparison (the probe's weight tensors) are named by another field (its probe_id)."""
+    params = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)
+              if f.name != "threshold" and f.compare}
     return type(policy).__name__ + "".join(f":{k}={v}" for k, v in sorted(params.items()))
 
 
@@ -54,7 +58,7 @@ def word_start_scores(model: SpeechLLM, policy: Policy, manifests: list[Manifest
             if t > 0 and not model.word_starts[ids[t + 1]]:
                 continue
             attn = source_attention(out.attentions, kinds, t) if policy.needs_attention else None
-            view = PolicyView(0, False, 0, next_logits=out.logits[0, t], source_attention=attn)
+            view = PolicyView(0, False, 0, next_logits=out.logits[0, t], source_attention=attn, hidden=out.hidden[0, t])
             scores.append(policy.score(view))
     return scores
 
@@ -105,8 +109,18 @@ def training_dev_set(bundle: Path) -> list[Manifest]:
     return [read_manifest(p) for p in paths if Path(p).is_file()]
 
 
+def with_bundle_parts(policy: Policy, bundle: Path, model: SpeechLLM) -> Policy:
+    """A policy with what it needs from the bundle: the probe gets its trained head (policies read no files)."""
+    if isinstance(policy, Probe) and policy.head is None:
+        loaded = load_probe(bundle)
+        check_fits(loaded.head, model.lm.hidden_size, bundle)
+        return dataclasses.replace(policy, head=loaded.head, probe_id=loaded.probe_id)
+    return policy
+
+
 def resolve(spec: PolicySpec, bundle: Path, model: SpeechLLM, dev: list[Manifest] | None = None) -> Policy:
-    """The policy a spec names, its threshold calibrated when it was given as a quantile."""
+    """The policy a spec names, with its bundle parts, its threshold calibrated when given as a quantile."""
+    policy = with_bundle_parts(spec.policy, bundle, model)
     if spec.quantile is None:
-        return spec.policy
-    return calibrated(spec.policy, spec.quantile, bundle, model, training_dev_set(bundle) if dev is None else dev)
+        return policy
+    return calibrated(policy, spec.quantile, bundle, model, training_dev_set(bundle) if dev is None else dev)

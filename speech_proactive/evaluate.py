@@ -1,7 +1,7 @@
 """Quality-latency sweep: every policy over a grid, on test manifests, through the streaming session.
 
     python -m speech_proactive.evaluate --model BUNDLE --manifest data/grammar/test.en-de.jsonl \\
-        --policies offline wait-k:1,2,3,4 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 local-agreement oracle \\
+        --policies offline wait-k:1,2,3,4 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 probe:q0.9 local-agreement \\
         [--limit N] [--jobs 2] [--shard I/N] [--out DIR]
     python -m speech_proactive.evaluate --merge DIR_SHARD0 DIR_SHARD1 --out DIR
 
@@ -24,6 +24,7 @@ from speech_proactive.data.manifest import Manifest, read_manifest
 from speech_proactive.decode import Decoded, decode_manifest
 from speech_proactive.policies import Policy
 from speech_proactive.policy_spec import SYNTAX, expand_grid, parse_policy
+from speech_proactive.probe_head import ProbeMissing
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from speech_proactive.sweep import run_sweep
 
-    return run_sweep(args)
+    try:
+        return run_sweep(args)
+    except ProbeMissing as e:  # `probe:...` on a bundle without probe.pt: say how to train one, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -2,9 +2,10 @@
 
 The session asks a policy only at a word boundary (with the default word granularity): a WRITE emits one
 whole word. What a policy may look at is `PolicyView`; each policy declares which of the optional, costly
-fields it needs (next-token logits, attention over the source, greedy continuations).
+fields it needs (next-token logits, attention over the source, the last hidden state, greedy continuations).
 
-- the method's decision heads, on the model's own state: `Entropy`, `Attention` (and the learned probe);
+- the method's decision heads, on the model's own state: `Entropy`, `Attention`, and `Probe` (a tiny learned
+  classifier on the hidden state, trained on labels the model makes itself: probe.py);
 - reference points on the same model: `Offline`, `WaitK`, `HoldN`, `LocalAgreement`, and `Oracle` (ideal
   read points from the corpus alignments: an upper bound on timing).
 """
@@ -12,11 +13,13 @@ fields it needs (next-token logits, attention over the source, greedy continuati
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 from torch import Tensor
+
+from speech_proactive.probe_head import ProbeHead
 
 Word = tuple[int, ...]  # the token ids of one word
 
@@ -39,6 +42,7 @@ class PolicyView:
     source_attention: Tensor | None = None  # [n_source] the next query's attention over the source (needs_attention)
     continuation: tuple[Word, ...] | None = None  # greedy words from here given all heard (needs_continuation)
     previous_continuation: tuple[Word, ...] | None = None  # the same one chunk earlier, from the same point
+    hidden: Tensor | None = None  # [d_model] the LLM's last hidden state at the query behind next_logits (needs_hidden)
 
 
 class Policy:
@@ -47,6 +51,7 @@ class Policy:
     needs_logits: ClassVar[bool] = False
     needs_attention: ClassVar[bool] = False
     needs_continuation: ClassVar[bool] = False
+    needs_hidden: ClassVar[bool] = False
 
     def decide(self, view: PolicyView) -> Action:
         raise NotImplementedError
@@ -115,6 +120,29 @@ class Attention(Policy):
 
 
 @dataclass(frozen=True)
+class Probe(Policy):
+    """READ while the learned probe doubts that what was heard is sufficient for the next word:
+    score = 1 - p(sufficient) above `threshold` (0.5: the probe's own decision; `probe:q0.9` calibrates it
+    like the other heads). The head's weights are given to it (calibrate.resolve loads them from the bundle):
+    the policy itself reads no file."""
+
+    threshold: float = 0.5
+    head: ProbeHead | None = field(default=None, compare=False, repr=False)
+    probe_id: str = ""  # which trained probe (a prefix of probe.pt's sha256): calibration scores belong to one
+    needs_logits: ClassVar[bool] = True  # the next-token entropy is one of its features
+    needs_hidden: ClassVar[bool] = True
+
+    def score(self, view: PolicyView) -> float:
+        if self.head is None:
+            raise ValueError("the probe policy has no trained head: build it from a spec with calibrate.resolve "
+                             "(which loads BUNDLE/probe.pt), and train one with python -m speech_proactive.probe")
+        return 1.0 - float(self.head.p_sufficient(view.hidden, view.next_logits))
+
+    def decide(self, view: PolicyView) -> Action:
+        return _read_if(not view.source_finished and self.score(view) > self.threshold)
+
+
+@dataclass(frozen=True)
 class HoldN(Policy):
     """Re-decode at every chunk and commit all but the last n words of the hypothesis (Liu et al., 2020)."""
 
@@ -157,7 +185,7 @@ def token_entropy(logits: Tensor) -> Tensor:
 
 POLICIES: dict[str, type[Policy]] = {
     "offline": Offline, "wait-k": WaitK, "entropy": Entropy, "attention": Attention, "hold-n": HoldN,
-    "local-agreement": LocalAgreement, "oracle": Oracle,
+    "local-agreement": LocalAgreement, "oracle": Oracle, "probe": Probe,
 }
 
 

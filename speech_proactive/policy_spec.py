@@ -1,11 +1,12 @@
 """Policies written as strings on command lines, and grids of them for sweeps.
 
-    offline | wait-k:K[:PER_CHUNK] | entropy:T | attention:T[:RECENT_VECTORS] | hold-n:N | local-agreement
-    | oracle
+    offline | wait-k:K[:PER_CHUNK] | entropy:T | attention:T[:RECENT_VECTORS] | probe:T | hold-n:N
+    | local-agreement | oracle
 
-Values fill the policy's fields in order. A threshold written `q0.9` is the 0.9 quantile of the head's score
-on a dev set (calibrate.py). In a grid, a value may be a comma list: `wait-k:1,2,3` is three policies,
-`entropy:q0.5,q0.7,q0.9` three calibrated thresholds.
+Values fill the policy's number fields in order (the probe's weights come from the bundle through
+calibrate.resolve, the oracle's read points from the manifest). A threshold written `q0.9` is the 0.9
+quantile of the head's score on a dev set (calibrate.py). In a grid, a value may be a comma list:
+`wait-k:1,2,3` is three policies, `entropy:q0.5,q0.7,q0.9` three calibrated thresholds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from speech_proactive.policies import POLICIES, Policy
 
-SYNTAX = ("offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT_VECTORS], hold-n:N, "
+SYNTAX = ("offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT_VECTORS], probe:T|qQ, hold-n:N, "
           "local-agreement, oracle")
 
 
@@ -32,7 +33,7 @@ def parse_policy(spec: str) -> PolicySpec:
     if name not in POLICIES:
         raise ValueError(f"bad policy {spec!r}: unknown name {name!r}; use {SYNTAX}")
     cls = POLICIES[name]
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    fields = [f for f in dataclasses.fields(cls) if f.init and f.type in ("float", "int")]
     if len(values) > len(fields):
         raise ValueError(f"bad policy {spec!r}: {name} takes at most {len(fields)} value(s) "
                          f"({', '.join(f.name for f in fields)})")

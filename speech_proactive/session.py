@@ -2,11 +2,11 @@
 
 Per 320 ms chunk: frontend -> encoder step (KV cache) -> adapter -> LLM read (same KV cache as the output).
 After each chunk the policy is asked, word by word (`DecodeOptions.granularity`), whether to WRITE the next
-word now or READ the next chunk. To let a policy look at the next-token distribution (or attention) given
-all it has heard, the pending token is fed; if the policy then says READ, that entry is dropped again so
-that it is recomputed with the new audio. A WRITE emits tokens until the next one would start a new word.
-Re-decoding baselines (hold-n, LocalAgreement) get the greedy continuation, computed the same way and
-dropped again.
+word now or READ the next chunk. To let a policy look at the next-token distribution (or attention, or the
+last hidden state for the learned probe) given all it has heard, the pending token is fed; if the policy
+then says READ, that entry is dropped again so that it is recomputed with the new audio. A WRITE emits
+tokens until the next one would start a new word. Re-decoding baselines (hold-n, LocalAgreement) get the
+greedy continuation, computed the same way and dropped again.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class Session:
         new: list[int] = []
         # A policy that needs no peek is asked before any compute wherever a word boundary is known in
         # advance: at entry (a READ always ends at one) and, with token granularity, before every token.
-        cheap = not (policy.needs_logits or policy.needs_attention)
+        cheap = not (policy.needs_logits or policy.needs_attention or policy.needs_hidden)
         at_boundary = True
         while not s.done:
             if len(s.tokens) >= self._max_tokens():  # mid-stream the cap grows with the audio: wait for it
@@ -147,7 +147,8 @@ class Session:
             logits = out.logits[0, -1]
             token = int(logits.argmax())
             if not (asked or s.source_finished) and self._is_boundary(token):
-                view = self._view(hypothesis, logits, lm.source_attention(s.lm, out) if attend else None)
+                view = self._view(hypothesis, logits, lm.source_attention(s.lm, out) if attend else None,
+                                  out.hidden[0, -1] if policy.needs_hidden else None)
                 if policy.decide(view) is Action.READ:
                     lm.unwrite(s.lm)
                     break
@@ -172,7 +173,7 @@ class Session:
                 or self._word_start[token])
 
     def _view(self, hypothesis: tuple[int, ...] | None, logits: Tensor | None = None,
-              attention: Tensor | None = None) -> PolicyView:
+              attention: Tensor | None = None, hidden: Tensor | None = None) -> PolicyView:
         s = self.state
         now = before = None
         if hypothesis is not None:
@@ -182,7 +183,7 @@ class Session:
             before = self._words(prev[len(written):]) if prev is not None and prev[:len(written)] == written else ()
         n_written = s.n_words if self.options.granularity == "word" else len(s.tokens)
         return PolicyView(s.n_chunks_read, s.source_finished, n_written, s.n_words,
-                          s.n_chunks_read * self.model.cfg.encoder.chunk_ms, logits, attention, now, before)
+                          s.n_chunks_read * self.model.cfg.encoder.chunk_ms, logits, attention, now, before, hidden)
 
     def _hypothesis(self) -> tuple[int, ...]:
         """What greedy decoding would write from here given all heard: written tokens + continuation."""

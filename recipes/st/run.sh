@@ -2,11 +2,13 @@
 # The speech-translation recipe, in stages (each leaves a .done marker; delete data/ or runs/ to redo).
 #   stage 1  prepare the corpus             data/$CORPUS/
 #   stage 2  train the model                runs/st-default/ (resumes a killed run)
-#   stage 3  evaluate on the test splits    runs/st-default/eval/results.md
+#   stage 3  train the probe decision head  runs/st-default/bundle/probe.pt (when a policy uses it; kept if there)
+#   stage 4  evaluate on the test splits    runs/st-default/eval/results.md
 # Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
-#            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2
+#            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2,
+#            PROBE_LIMIT=300 (training utterances per direction for the probe)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
@@ -16,7 +18,7 @@ N_SENTENCES=${N_SENTENCES:-6000}
 case "$CORPUS" in
   grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
            tests="test.en-de test.de-en"; trains="train.en-de train.de-en"
-           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 attention:q0.9 local-agreement oracle" ;;
+           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
   fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
            tests="test.st_cs-en"; trains="train.st_cs-en"
            policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
@@ -53,12 +55,20 @@ if [ "$STAGE" -le 2 ] && [ ! -f "$RUN/.done" ]; then
   touch "$RUN/.done"
 fi
 
-if [ "$STAGE" -le 3 ]; then
-  say "stage 3: evaluating $RUN/bundle on the test splits"
+POLICIES=${POLICIES:-$policies}
+if [ "$STAGE" -le 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
+  say "stage 3: training the probe decision head on $RUN/bundle (backbone frozen, self-made labels)"
   # shellcheck disable=SC2046
+  $PY -m speech_proactive.probe --model "$RUN/bundle" \
+    --manifest $(for t in $trains; do echo "$DATA/$t.jsonl"; done) --limit "${PROBE_LIMIT:-300}"
+fi
+
+if [ "$STAGE" -le 4 ]; then
+  say "stage 4: evaluating $RUN/bundle on the test splits"
+  # shellcheck disable=SC2046,SC2086
   $PY -m speech_proactive.evaluate --model "$RUN/bundle" \
     --manifest $(for t in $tests; do echo "$DATA/$t.jsonl"; done) \
-    --policies ${POLICIES:-$policies} --jobs "${JOBS:-2}" \
+    --policies $POLICIES --jobs "${JOBS:-2}" \
     --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
     --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval"
 fi
