@@ -18,8 +18,8 @@ import torch
 from tqdm import tqdm
 
 from speech_proactive import audio, layout
-from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import Manifest
+from speech_proactive.decode import task_of
 from speech_proactive.frontend import log_mel
 from speech_proactive.lm import source_attention
 from speech_proactive.model import SpeechLLM
@@ -46,7 +46,7 @@ def word_start_scores(model: SpeechLLM, policy: Policy, manifests: list[Manifest
     rows = [(m, u) for m in manifests for u in m.rows][:limit]
     scores: list[float] = []
     for m, u in tqdm(rows, desc=f"calibrating {key(policy)}", dynamic_ncols=True):
-        task = TaskSpec("asr" if u.src_lang == u.tgt_lang else "st", u.src_lang, u.tgt_lang)
+        task = task_of(u)  # qa rows ask their own question
         mel = log_mel(audio.load_audio(m.audio_path(u)), model.cfg.frontend)[None].to(model.device)
         source = model.source_vectors(mel)[0]
         ids = model.target_ids(u.tgt_text).tolist()  # <start> y_1 .. y_L <eos>: query t decides about y_{t+1}
@@ -85,8 +85,11 @@ def save_scores(bundle: Path, policy: Policy, scores: list[float], source: list[
 
 def calibrated(policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: list[Manifest],
                limit: int = DEFAULT_UTTERANCES) -> Policy:
-    """`policy` with its threshold at quantile q of its dev scores (computed once, then read from the bundle)."""
+    """`policy` with its threshold at quantile q of its dev scores (computed once per dev set, then read from the
+    bundle; scores stored for another dev set are recomputed and replaced)."""
     stored = load_scores(bundle).get(key(policy))
+    if stored is not None and dev and stored["dev"] != [str(m.path) for m in dev]:
+        stored = None  # scores of another dev set: a named dev set is what the user asked for
     if stored is None:
         if not dev:
             raise ValueError(f"{bundle}: no calibration for {key(policy)} and no dev manifest to compute one "

@@ -47,12 +47,6 @@ class WordTimes:
     compute_ms: float
 
 
-def complete_words(text: str) -> int:
-    """Words known to be finished: all but the last, unless whitespace already follows it."""
-    n = len(text.split())
-    return n if n == 0 or text[-1].isspace() else n - 1
-
-
 def decode_one(session: Session, samples: np.ndarray, chunk_ms: int) -> WordTimes:
     """Stream one utterance; the final text with each word's delay and elapsed time."""
     session.reset()
@@ -65,8 +59,7 @@ def decode_one(session: Session, samples: np.ndarray, chunk_ms: int) -> WordTime
         t0 = time.perf_counter()
         session.push_audio(samples[start:start + step], finished=finished)
         compute_ms += (time.perf_counter() - t0) * 1000
-        text = session.state.text  # the whole text, not the sum of pieces: a revised tail is not doubled
-        n_done = len(text.split()) if finished else complete_words(text)
+        n_done = session.n_complete_words  # of the whole text, not the sum of pieces: a revised tail is not doubled
         heard_ms = audio.samples_to_ms(min(start + step, len(samples)))
         new = max(0, n_done - len(delays))
         delays += [heard_ms] * new

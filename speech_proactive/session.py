@@ -50,6 +50,8 @@ class StreamState:
     previous_hypothesis: tuple[int, ...] | None = None  # written + greedy continuation, one chunk earlier
     done: bool = False  # EOS written or the length cap reached
     text: str = ""  # text emitted so far
+    # the last written word is known to be whole: writing stopped where the next token starts a word or is EOS
+    last_word_complete: bool = False
 
     def reset(self) -> None:
         self.mel.reset()
@@ -65,6 +67,13 @@ class StreamState:
         self.previous_hypothesis = None
         self.done = False
         self.text = ""
+        self.last_word_complete = False
+
+
+def complete_words(text: str) -> int:
+    """Words known to be finished from the text alone: all but the last, unless whitespace already follows it."""
+    n = len(text.split())
+    return n if n == 0 or text[-1].isspace() else n - 1
 
 
 class Session:
@@ -138,6 +147,7 @@ class Session:
         while not s.done:
             if len(s.tokens) >= self._max_tokens():  # mid-stream the cap grows with the audio: wait for it
                 s.done = s.source_finished
+                s.last_word_complete = False  # the cap may cut a word
                 break
             asked = cheap and at_boundary and not s.source_finished
             if asked and policy.decide(self._view(hypothesis)) is Action.READ:
@@ -151,9 +161,11 @@ class Session:
                                   out.hidden[0, -1] if policy.needs_hidden else None)
                 if policy.decide(view) is Action.READ:
                     lm.unwrite(s.lm)
+                    s.last_word_complete = self._starts_word(token)
                     break
             if token == self.model.eos_id and not s.source_finished:  # "done" on part of the input: wait
                 lm.unwrite(s.lm)
+                s.last_word_complete = True
                 break
             at_boundary = self.options.granularity == "token"
             if token == self.model.eos_id:
@@ -167,6 +179,18 @@ class Session:
         if hypothesis is not None:
             s.previous_hypothesis = hypothesis
         return self._emit(new, t0)
+
+    def _starts_word(self, token: int) -> bool:
+        return token == self.model.eos_id or bool(self._word_start[token])
+
+    @property
+    def n_complete_words(self) -> int:
+        """Words of `state.text` that are final: all of them once the input is finished or writing stopped at a
+        word boundary (always, with word granularity, unless the length cap cut in); else all but the last."""
+        s = self.state
+        if s.source_finished or s.done or s.last_word_complete:
+            return len(s.text.split())
+        return complete_words(s.text)
 
     def _is_boundary(self, token: int) -> bool:
         return (self.options.granularity == "token" or token == self.model.eos_id or not self.state.tokens

@@ -32,7 +32,6 @@ from speech_proactive import audio
 from speech_proactive.checkpoint import load_model
 from speech_proactive.config import TaskSpec
 from speech_proactive.calibrate import resolve
-from speech_proactive.decode import complete_words
 from speech_proactive.policy_spec import SYNTAX, parse_policy
 from speech_proactive.session import Session
 from speech_proactive.stream_resample import StreamResampler
@@ -125,10 +124,10 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         return s.resampler.push(new, finished)
 
     def _new_words(self, finished: bool) -> list[str]:
-        """Words not yet written that are complete: followed by whitespace, or all of them at the end."""
-        text = self.stream.session.state.text  # whole text so far: a word split across emissions stays whole
-        words = text.split()
-        n_ready = len(words) if finished else complete_words(text)
+        """Words not yet written that are complete (Session.n_complete_words), all of them at the end."""
+        session = self.stream.session
+        words = session.state.text.split()  # whole text so far: a word split across emissions stays whole
+        n_ready = len(words) if finished else session.n_complete_words
         new = words[self.stream.n_words_written:n_ready]
         self.stream.n_words_written = max(self.stream.n_words_written, n_ready)
         return new

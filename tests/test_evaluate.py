@@ -6,7 +6,8 @@ import pytest
 
 from speech_proactive import evaluate
 from speech_proactive.data.manifest import Utterance, read_manifest
-from speech_proactive.decode import complete_words, decode_manifest
+from speech_proactive.decode import decode_manifest
+from speech_proactive.session import complete_words
 from speech_proactive.policies import Entropy, Oracle, WaitK
 from speech_proactive.policy_spec import expand_grid, parse_policy
 from speech_proactive.text_baselines import copy_source, nearest_neighbour

@@ -175,6 +175,10 @@ class FakeSession:
     def final_text(self):
         return self.state.text.strip()
 
+    @property
+    def n_complete_words(self):  # each word it writes is followed by a space: all of them are whole
+        return len(self.state.text.split())
+
 
 def test_segmenter_holds_short_pauses_drops_trailing_silence_and_stops_feeding_after_eos():
     tone = (0.1 * np.sin(np.arange(CHUNK_N) * 2 * np.pi * 200 / audio.SAMPLE_RATE)).astype(np.float32)

@@ -142,3 +142,9 @@ def test_calibration_is_a_quantile_saved_with_the_bundle(model, bundle, tmp_path
     assert again.threshold == pytest.approx(calibrate.quantile(scores, 0.9), rel=1e-5)
     with pytest.raises(ValueError, match="no calibration for Attention"):
         calibrate.calibrated(Attention(), 0.9, bundle, model, [])
+    other = tmp_path / "other.jsonl"  # a different dev set named explicitly: its own scores, not the stored ones
+    other.write_text("".join(json.dumps({**r, "tgt_text": "ein alter Mann"}) + "\n" for r in rows[:2]))
+    other_scores = calibrate.word_start_scores(model, Entropy(), [read_manifest(other)], limit=10)
+    assert sorted(other_scores) != sorted(scores)
+    moved = calibrate.calibrated(Entropy(), 0.5, bundle, model, [read_manifest(other)])
+    assert moved.threshold == pytest.approx(calibrate.quantile(other_scores, 0.5), rel=1e-5)

@@ -59,11 +59,12 @@ def test_qa_manifest_decodes_with_ideal_moments(model, qa_dir):
 
 
 def test_sweep_on_qa_writes_f1_and_answer_latency(bundle, qa_dir, tmp_path):
-    out = tmp_path / "eval"
+    out, bundle = tmp_path / "eval", shutil.copytree(bundle, tmp_path / "bundle")  # calibration is saved in it
     assert evaluate.main(["--model", str(bundle), "--manifest", str(qa_dir / "all.jsonl"), "--policies", "offline",
-                          "wait-k:1", "entropy:0.5", "attention:0.5", "oracle", "--limit", "3", "--out", str(out)]) == 0
+                          "wait-k:1", "entropy:q0.5", "attention:0.5", "oracle", "--limit", "3", "--dev", str(qa_dir / "all.jsonl"),
+                          "--out", str(out)]) == 0
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert [r["policy"] for r in rows] == ["offline", "wait-k:1", "entropy:0.5", "attention:0.5", "oracle"]
+    assert [r["policy"] for r in rows] == ["offline", "wait-k:1", "entropy:q0.5", "attention:0.5", "oracle"]
     for r in rows:
         assert r["task"] == "qa" and 0 <= r["f1"] <= 100 and 0 < r["rco"] <= 1.0 + 1e-9
     offline = rows[0]

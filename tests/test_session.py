@@ -176,3 +176,23 @@ def test_token_adapter_session_equals_batch_and_round_trips(speech, tmp_path):
     again = load_model(save_bundle(model, tmp_path / "b"))
     s2 = run(Session(again, WaitK(k=2, per_chunk=1), task, DecodeOptions(max_tokens_per_chunk=3)), speech, [5120] * 4)
     assert s2.state.tokens == s.state.tokens
+
+
+@pytest.mark.parametrize("granularity", ["word", "token"])
+def test_words_counted_complete_are_final_and_word_writes_are_complete_at_once(model, speech, granularity):
+    """`n_complete_words` never counts a word that later changes; with word granularity a written word is whole
+    as soon as writing stops at the next word start, so the last one is ready without waiting for a space."""
+    session = Session(model, WaitK(k=1, per_chunk=1), TaskSpec("st", "en", "de"),
+                      DecodeOptions(granularity=granularity))
+    step = audio.ms_to_samples(320)
+    seen, last_ready_at_once = [], False
+    for start in range(0, len(speech), step):
+        session.push_audio(speech[start:start + step], finished=start + step >= len(speech))
+        words = session.state.text.split()
+        seen.append(words[:session.n_complete_words])
+        if not session.state.source_finished and words and not session.state.text[-1].isspace():
+            last_ready_at_once |= session.n_complete_words == len(words)
+    final = session.final_text.split()
+    assert final and all(ready == final[:len(ready)] for ready in seen)
+    if granularity == "word":  # (with tokens, a word is also whole at once when the peeked token starts a word)
+        assert last_ready_at_once

@@ -14,7 +14,6 @@ import torch
 
 from speech_proactive import audio
 from speech_proactive.config import TaskSpec
-from speech_proactive.decode import complete_words
 from speech_proactive.policy_spec import parse_policy
 from speech_proactive.latency import read_instances, score_log
 from speech_proactive.session import Session
@@ -78,7 +77,7 @@ def stream_with_session(model, policy: str, native: np.ndarray, rate: int,
         samples = native[start:end] if resampler is None else resampler.push(native[start:end], end == len(native))
         for e in session.push_audio(samples, finished=end == len(native)):
             text += e.text
-        n_ready = len(text.split()) if end == len(native) else complete_words(text)
+        n_ready = len(text.split()) if end == len(native) else session.n_complete_words
         delays += [end * 1000 / rate] * (n_ready - len(delays))
     return text.split(), delays
 

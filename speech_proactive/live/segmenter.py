@@ -29,7 +29,6 @@ import numpy as np
 
 from speech_proactive import audio
 from speech_proactive.config import EncoderConfig
-from speech_proactive.decode import complete_words
 from speech_proactive.live.events import Event, SegmentEnded, SegmentStarted, TextUpdate
 from speech_proactive.live.vad import Activity, EnergyVad, VadConfig
 from speech_proactive.session import Session
@@ -197,7 +196,7 @@ class Segmenter:
             return []
         seg.text = text
         words = text.split()
-        n_ready = complete_words(text)
+        n_ready = self.session.n_complete_words
         new = words[seg.n_words_shown:n_ready]
         seg.n_words_shown = max(seg.n_words_shown, n_ready)
         return [TextUpdate(seg.index, " ".join(new), " ".join(words[:n_ready]), " ".join(words[n_ready:]),
