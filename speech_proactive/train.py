@@ -135,7 +135,10 @@ class LossStep(nn.Module):
 
     def _terms(self, batch, step: int, gen: torch.Generator) -> LossTerms:
         if step < self.cfg.text_warmup_steps:  # the LLM on text and the audio side on CTC: disjoint parameters
-            text, audio = text_only(self.model, batch), ctc_only(self.model, batch)
+            text = text_only(self.model, batch)
+            if not self.cfg.text_warmup_ctc:
+                return text
+            audio = ctc_only(self.model, batch)
             return LossTerms(text.total + audio.total, text.batch, text.mslm, text.spsd, audio.ctc, text.n_tokens)
         if step < self.cfg.ctc_warmup_steps:
             return ctc_only(self.model, batch)

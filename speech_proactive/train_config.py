@@ -30,6 +30,9 @@ class TrainConfig:
     # First steps train the LLM on the corpus text (the source transcript's token embeddings as the source,
     # L_batch) while the audio side trains on CTC: the LLM learns to translate before it learns to listen.
     text_warmup_steps: int = 0
+    # false: the text warm-up trains the LLM alone (a text step costs a fraction of an audio one, so a task the
+    # LLM learns slowly, like QA, gets many more of them; the audio side then needs ctc_warmup_steps)
+    text_warmup_ctc: bool = True
     batch_size: int = 16
     max_steps: int = 2000
     lr: float = 1e-3

@@ -3,11 +3,12 @@
 import json
 
 import pytest
+import torch
 
-from speech_proactive import audio
+from speech_proactive import audio, dataset
 from speech_proactive.checkpoint import load_model
 from speech_proactive.data.manifest import Utterance, read_manifest, write_manifest
-from speech_proactive.train import checkpoints, train
+from speech_proactive.train import checkpoints, new_model, set_input_stats, train
 from speech_proactive.train_config import from_dict, load_train_config
 
 PAIRS = [("the old man reads a book", "der alte mann liest ein buch"),
@@ -180,3 +181,20 @@ def test_every_recipe_config_loads(name):
 
     cfg = load_train_config(REPO / "recipes" / f"{name}.yaml")
     assert cfg.train and cfg.dev and cfg.max_steps > 0
+
+
+@pytest.mark.parametrize("with_ctc", [True, False])
+def test_text_warmup_trains_the_audio_side_only_with_ctc(manifest, tmp_path, with_ctc):
+    """text_warmup_ctc=false: warm-up steps move the LLM alone; the encoder and adapter stay as initialised."""
+    cfg = tiny_cfg(manifest, tmp_path / "run", max_steps=1, text_warmup_steps=1, text_warmup_ctc=with_ctc,
+                   eval_every=100, save_every=1, loss={"ctc_weight": 1.0})
+    train(cfg)
+    torch.manual_seed(cfg.seed)  # the initial model again, as train() built it
+    m = read_manifest(manifest)
+    before = new_model(cfg, [t for u in m.rows for t in (u.src_text, u.tgt_text)])
+    set_input_stats(before, dataset.items([m], cfg.tasks), cfg.seed)
+    after = load_model(tmp_path / "run" / "bundle").state_dict()
+    moved = {name: not torch.equal(p, after[name]) for name, p in before.state_dict().items()}
+    assert any(v for k, v in moved.items() if k.startswith("lm."))
+    audio_moved = any(v for k, v in moved.items() if k.startswith(("encoder.", "adapter.")) and "mel_" not in k)
+    assert audio_moved == with_ctc
