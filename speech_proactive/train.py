@@ -201,7 +201,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
             values /= dist.world
         if dist.main:
             _log_step(log, bar, run, cfg, values, n_tokens * dist.world / (time.perf_counter() - t0))
-            if run.step % cfg.eval_every == 0 or run.step == cfg.max_steps:
+            if _dev_due(cfg, run.step):
                 _log_dev(log, bar, run, evaluate_dev(model, dev_m, cfg))
             if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
                 save_checkpoint(model, opt, cfg, run, out)
@@ -214,6 +214,12 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
         finish(out, run)
     distributed.teardown(dist)
     return run
+
+
+def _dev_due(cfg: TrainConfig, step: int) -> bool:
+    """Dev decoding listens to speech: before the warm-ups end the model has not heard any, so skip it there."""
+    warm = max(cfg.text_warmup_steps, cfg.ctc_warmup_steps)
+    return step == cfg.max_steps or (step % cfg.eval_every == 0 and step > warm)
 
 
 def _log_step(log, bar, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: float) -> None:

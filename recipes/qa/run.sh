@@ -2,10 +2,11 @@
 # The spoken question-answering recipe, in stages (each leaves a .done marker; delete data/ or runs/ to redo).
 #   stage 1  generate and speak the QA corpus   data/qa/ (fact passages, one question each, ideal moments)
 #   stage 2  train the model                    runs/qa-default/ (resumes a killed run)
-#   stage 3  evaluate on the test splits        runs/qa-default/eval/results.md (EM/F1, answer latency)
+#   stage 3  train the probe decision head      runs/qa-default/bundle/probe.pt (when a policy uses it)
+#   stage 4  evaluate on the test splits        runs/qa-default/eval/results.md (EM/F1, answer latency)
 # Variables: N_PASSAGES=3000, CONFIG=recipes/qa/default.yaml, RUN=runs/qa-default, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options), POLICIES="offline wait-k:2,4" (evaluation grid),
-#            EVAL_LIMIT=100 (passages per test set), JOBS=2
+#            EVAL_LIMIT=100 (passages per test set), JOBS=2, PROBE_LIMIT=400 (training passages for the probe)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
@@ -17,7 +18,7 @@ STAGE=${STAGE:-1}
 OVERRIDES=${OVERRIDES:-}
 DATA=data/qa
 # wait-k in chunks of 320 ms: a passage lasts ~20 chunks, so k spans answering after 1/4 to 3/4 of it
-POLICIES=${POLICIES:-"offline wait-k:4,8,12,16 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 oracle"}
+POLICIES=${POLICIES:-"offline wait-k:4,8,12,16 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 probe:q0.5,q0.9 oracle"}
 t_start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
@@ -36,8 +37,14 @@ if [ "$STAGE" -le 2 ] && [ ! -f "$RUN/.done" ]; then
   touch "$RUN/.done"
 fi
 
-if [ "$STAGE" -le 3 ]; then
-  say "stage 3: evaluating $RUN/bundle on the test splits"
+if [ "$STAGE" -le 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
+  say "stage 3: training the probe decision head on $RUN/bundle (backbone frozen, self-made labels)"
+  $PY -m speech_proactive.probe --model "$RUN/bundle" --manifest "$DATA/train.qa-en.jsonl" \
+    --limit "${PROBE_LIMIT:-400}"
+fi
+
+if [ "$STAGE" -le 4 ]; then
+  say "stage 4: evaluating $RUN/bundle on the test splits"
   # shellcheck disable=SC2086
   $PY -m speech_proactive.evaluate --model "$RUN/bundle" \
     --manifest "$DATA/test.qa-en.jsonl" "$DATA/test_shapes.qa-en.jsonl" \
