@@ -1,6 +1,7 @@
 """Quality at matched latency: each policy setting against a baseline's curve at the same AL.
 
     python -m speech_proactive.matched runs/eval/results.json [--baseline wait-k] [--latency AL] [--quality bleu]
+    python -m speech_proactive.matched runs/qa-default/eval/results.json --latency rco --quality f1   # QA
 
 For every setting of the other families, the baseline's quality at that setting's latency is read off the
 baseline's curve by linear interpolation between its two neighbouring settings (never extrapolated: outside
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+SHARES = ("rco", "ideal_rco", "AP")  # latency columns that are fractions, not ms
+
+
 @dataclass(frozen=True)
 class Gain:
     test: str
     policy: str
-    latency_ms: float
+    latency_ms: float  # (a fraction for the SHARES columns)
     quality: float
     baseline_quality: float | None  # the baseline curve at latency_ms; None outside its range
 
@@ -51,12 +55,14 @@ def gains(rows: list[dict], baseline: str = "wait-k", latency: str = "AL", quali
 
 
 def table(found: list[Gain], baseline: str, latency: str, quality: str) -> str:
-    lines = [f"| test | policy | {latency} ms | {quality} | {baseline} at that {latency} | gain |",
+    share = latency in SHARES  # a fraction of the source, not ms
+    lines = [f"| test | policy | {latency}{'' if share else ' ms'} | {quality} | {baseline} at that {latency} | gain |",
              "|---|---|---|---|---|---|"]
     for g in found:
         base = "-" if g.baseline_quality is None else f"{g.baseline_quality:.1f}"
         gain = "outside its range" if g.gain is None else f"{g.gain:+.1f}"
-        lines.append(f"| {g.test} | {g.policy} | {g.latency_ms:.0f} | {g.quality:.1f} | {base} | {gain} |")
+        at = f"{g.latency_ms:.0%}" if share else f"{g.latency_ms:.0f}"
+        lines.append(f"| {g.test} | {g.policy} | {at} | {g.quality:.1f} | {base} | {gain} |")
     return "\n".join(lines) + "\n"
 
 

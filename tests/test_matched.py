@@ -33,3 +33,12 @@ def test_gains_against_wait_k_and_cli(tmp_path, capsys):
     assert "| t | entropy:q0.9 | 500 | 25.0 | 20.0 | +5.0 |" in out and "outside its range" in out
     path.write_text(json.dumps({"rows": [row("wait-k:1", 0, 10), row("x", 1, 1)]}))
     assert matched.main([str(path)]) == 2 and "at least 2 settings" in capsys.readouterr().err
+
+
+def test_share_columns_print_as_percent(tmp_path, capsys):
+    rows = [{**row("wait-k:4", 0, 20), "rco": 0.2, "f1": 20.0}, {**row("wait-k:8", 0, 40), "rco": 0.6, "f1": 40.0},
+            {**row("entropy:q0.5", 0, 0), "rco": 0.4, "f1": 35.0}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"rows": rows}))
+    assert matched.main([str(path), "--latency", "rco", "--quality", "f1"]) == 0
+    assert "| t | entropy:q0.5 | 40% | 35.0 | 30.0 | +5.0 |" in capsys.readouterr().out
