@@ -13,6 +13,7 @@ from speech_proactive.data.manifest import Manifest
 from speech_proactive.losses import LossConfig, compute_losses
 from speech_proactive.model import SpeechLLM
 from speech_proactive.policies import Offline
+from speech_proactive.qa_metrics import mean_f1
 from speech_proactive.session import Session
 
 LOSS_BATCH = 16
@@ -56,12 +57,6 @@ def evaluate_dev(model: SpeechLLM, manifests: list[Manifest], cfg) -> DevResult:
         losses.append(compute_losses(model, batch, LossConfig(mslm=False, spsd=False)).batch.item())
     hyps = translate_items(model, items)
     refs = [it.text for it in items]
-    score = bleu(hyps, refs) if metric == "bleu" else answer_f1(hyps, refs)
+    score = bleu(hyps, refs) if metric == "bleu" else mean_f1(hyps, refs)
     model.train(was_training)
     return DevResult(sum(losses) / len(losses), score, len(items), metric)
-
-
-def answer_f1(hyps: list[str], refs: list[str]) -> float:
-    from speech_proactive.qa_metrics import f1
-
-    return 100 * sum(map(f1, hyps, refs)) / len(refs) if refs else 0.0

@@ -44,6 +44,11 @@ def f1(hyp: str, ref: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def mean_f1(hyps: list[str], refs: list[str]) -> float:
+    """Average answer F1 in percent (0 for no answers)."""
+    return 100 * sum(map(f1, hyps, refs)) / len(refs) if refs else 0.0
+
+
 @dataclass(frozen=True)
 class AnswerTiming:
     answer_ms: float
@@ -88,7 +93,7 @@ def score_answers(hyps: list[str], refs: list[str], timings: list[AnswerTiming])
     early = [t for t, h in zip(timings, hyps) if t.early]
     return QAScores(
         em=100 * sum(map(exact_match, hyps, refs)) / n,
-        f1=100 * sum(map(f1, hyps, refs)) / n,
+        f1=mean_f1(hyps, refs),
         after_ideal_ms=sum(after) / n,
         after_ideal_median_ms=_median(after),
         rco=sum(t.answer_ms / t.duration_ms for t in timings) / n,

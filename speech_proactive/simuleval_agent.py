@@ -36,6 +36,7 @@ from speech_proactive.policy_spec import SYNTAX, parse_policy
 from speech_proactive.session import Session
 from speech_proactive.stream_resample import StreamResampler
 
+
 @dataclass
 class InstanceState:
     """The utterance in progress; reset() before the next one."""
@@ -92,7 +93,7 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         if self.stream.session is None:
             self._start_instance()
         self.stream.session.push_audio(self._new_samples(finished), finished=finished)
-        words = self._new_words(finished)
+        words = self._new_words()
         if finished:
             return WriteAction(" ".join(words), finished=True)
         return WriteAction(" ".join(words), finished=False) if words else ReadAction()
@@ -123,11 +124,11 @@ class SpeechProactiveAgent(SpeechToTextAgent):
             new = new.mean(axis=1, dtype=np.float32)
         return s.resampler.push(new, finished)
 
-    def _new_words(self, finished: bool) -> list[str]:
+    def _new_words(self) -> list[str]:
         """Words not yet written that are complete (Session.n_complete_words), all of them at the end."""
         session = self.stream.session
         words = session.state.text.split()  # whole text so far: a word split across emissions stays whole
-        n_ready = len(words) if finished else session.n_complete_words
+        n_ready = session.n_complete_words  # all of them once the input has finished
         new = words[self.stream.n_words_written:n_ready]
         self.stream.n_words_written = max(self.stream.n_words_written, n_ready)
         return new

@@ -2,7 +2,7 @@
 
 import pytest
 
-from speech_proactive.data import grammar_corpus
+from speech_proactive.data import corpus_build, grammar_corpus
 from speech_proactive.data.manifest import read_manifest
 
 
@@ -23,6 +23,6 @@ def test_build_small_corpus(tmp_path):
             assert list(u.tgt_ideal_ms) == sorted(u.tgt_ideal_ms)
             ends = {u.src_word_end_ms[i] for a in u.tgt_align for i in a}
             assert set(u.tgt_ideal_ms) <= ends | {0.0}  # each ideal point is the end of some source word
-    assert "hours" in grammar_corpus.summary(manifests)
+    assert "hours" in corpus_build.summary(manifests)
     again = grammar_corpus.build(tmp_path, n=12, seed=3, n_workers=2)  # resumable: same result from the cache
     assert again == manifests

@@ -16,8 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from speech_proactive.data.ding import DingPair, load_pairs
-from speech_proactive.data.grammar_corpus import summary
-from speech_proactive.data.manifest import Utterance, write_manifest
+from speech_proactive.data.corpus_build import summary, write_manifests
+from speech_proactive.data.manifest import Utterance
 from speech_proactive.data.synth import SynthJob, pick_voice, synthesize_all
 
 DIRECTIONS = (("de", "en"), ("en", "de"))
@@ -43,10 +43,8 @@ def build(pairs: list[DingPair], out: Path, n_workers: int | None = None) -> dic
             manifests[f"{p.split}.{src}-{tgt}"].append(Utterance(
                 id=f"{p.id}.{src}-{tgt}", audio=str(r.out_path.relative_to(out)), n_samples=r.n_samples,
                 src_lang=src, src_text=_text(p, src), tgt_lang=tgt, tgt_text=_text(p, tgt),
-                speaker=f"espeak-{v.lang}-{v.variant}-s{v.speed_wpm}-p{v.pitch}", src_word_end_ms=r.word_end_ms))
-    for name, rows in sorted(manifests.items()):
-        write_manifest(out / f"{name}.jsonl", rows)
-    return manifests
+                speaker=v.speaker_id, src_word_end_ms=r.word_end_ms))
+    return write_manifests(out, manifests)
 
 
 def main(argv: list[str] | None = None) -> int:

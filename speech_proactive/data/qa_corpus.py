@@ -11,14 +11,12 @@ Synthesis is resumable like the translation corpus's.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
-from speech_proactive.data.grammar_corpus import summary
-from speech_proactive.data.manifest import Utterance, write_manifest
+from speech_proactive.data.corpus_build import generated_corpus_main, write_manifests
+from speech_proactive.data.manifest import Utterance
 from speech_proactive.data.qa import QAExample, generate
 from speech_proactive.data.synth import SynthJob, SynthResult, ideal_read_ms, pick_voice, synthesize_all
 
@@ -35,7 +33,7 @@ def utterance(ex: QAExample, r: SynthResult, out: Path) -> Utterance:
     return Utterance(
         id=ex.id, audio=str(r.out_path.relative_to(out)), n_samples=r.n_samples,
         src_lang=LANG, src_text=ex.text, tgt_lang=LANG, tgt_text=ex.answer,
-        speaker=f"espeak-{voice.lang}-{voice.variant}-s{voice.speed_wpm}-p{voice.pitch}",
+        speaker=voice.speaker_id,
         src_word_end_ms=r.word_end_ms, tgt_align=align, tgt_ideal_ms=ideal_read_ms(r.word_end_ms, align),
         task="qa", question=ex.question,
         meta={"position": ex.position, "shapes": list(ex.shapes), "asked": ex.asked,
@@ -49,24 +47,12 @@ def build(out: Path, n: int, seed: int = 0, n_workers: int | None = None) -> dic
     manifests: dict[str, list[Utterance]] = defaultdict(list)
     for ex, r in zip(examples, results):
         manifests[f"{ex.split}.qa-{LANG}"].append(utterance(ex, r, out))
-    for name, rows in sorted(manifests.items()):
-        write_manifest(out / f"{name}.jsonl", rows)
-    return manifests
+    return write_manifests(out, manifests)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.data.qa_corpus", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("data/qa"))
-    p.add_argument("--n", type=int, default=3000, help="passages, one question each")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None, help="synthesis processes (default: all cores)")
-    args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    manifests = build(args.out, args.n, args.seed, args.workers)
-    print(summary(manifests))
-    print(f"built {args.out} in {time.perf_counter() - t0:.0f} s")
-    return 0
+    return generated_corpus_main(argv, "speech_proactive.data.qa_corpus", __doc__, "data/qa", 3000,
+                                 "passages, one question each", build)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,11 @@ class Voice:
             raise ValueError(f"pitch {self.pitch} outside espeak-ng's range 0..99")
 
     @property
+    def speaker_id(self) -> str:
+        """The manifest's speaker field for speech in this voice, e.g. 'espeak-en-m3-s160-p50'."""
+        return f"espeak-{self.lang}-{self.variant}-s{self.speed_wpm}-p{self.pitch}"
+
+    @property
     def espeak_name(self) -> str:
         """The name espeak-ng's -v takes, e.g. 'en-us+m3'."""
         base = LANG_VOICES[self.lang]
