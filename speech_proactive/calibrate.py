@@ -41,8 +41,6 @@ def key(policy: Policy) -> str:
 
 @torch.no_grad()
 def word_start_scores(model: SpeechLLM, policy: Policy, manifests: list[Manifest], limit: int) -> list[float]:
-    if policy.needs_attention:
-        model.lm.use_eager_attention()
     rows = [(m, u) for m in manifests for u in m.rows][:limit]
     scores: list[float] = []
     for m, u in tqdm(rows, desc=f"calibrating {key(policy)}", dynamic_ncols=True):

@@ -22,7 +22,7 @@ from speech_proactive import audio
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.encoder import EncoderState
 from speech_proactive.frontend import MelState, MelStream
-from speech_proactive.lm import LMState
+from speech_proactive.lm import LMOutput, LMState
 from speech_proactive.model import SpeechLLM
 from speech_proactive.policies import Action, Offline, Policy, PolicyView
 
@@ -86,8 +86,6 @@ class Session:
         self.state = StreamState()
         self._mel = MelStream(model.cfg.frontend)
         self._word_start = model.word_starts
-        if self.policy.needs_attention:
-            model.lm.use_eager_attention()
         self.reset()
 
     def reset(self) -> None:
@@ -128,15 +126,25 @@ class Session:
         return emissions
 
     def _read_chunk(self, mel_chunk: Tensor, t0: float) -> list[Emission]:
-        self._read_source(mel_chunk)
-        self.state.n_chunks_read += 1
-        return self._decide_and_write(t0)
+        s, policy = self.state, self.policy
+        vectors = self._source_vectors(mel_chunk)
+        s.n_chunks_read += 1
+        peeks = policy.needs_logits or policy.needs_attention or policy.needs_hidden
+        if not peeks or policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens():
+            self.model.lm.read(s.lm, vectors)
+            return self._decide_and_write(t0)
+        # the policy will look at the pending token's outputs first thing: compute them with the read
+        peek = self.model.lm.read_and_write(s.lm, vectors, s.pending_token, attentions=policy.needs_attention)
+        return self._decide_and_write(t0, peek)
+
+    def _source_vectors(self, mel: Tensor) -> Tensor:
+        return self.model.adapter(self.model.encoder.step(mel, self.state.encoder))[0]
 
     def _read_source(self, mel: Tensor) -> None:
-        vectors = self.model.adapter(self.model.encoder.step(mel, self.state.encoder))
-        self.model.lm.read(self.state.lm, vectors[0])
+        self.model.lm.read(self.state.lm, self._source_vectors(mel))
 
-    def _decide_and_write(self, t0: float) -> list[Emission]:
+    def _decide_and_write(self, t0: float, peek: LMOutput | None = None) -> list[Emission]:
+        """Write words while the policy says WRITE. `peek`: the pending token's outputs, already written."""
         s, lm, policy = self.state, self.model.lm, self.policy
         hypothesis = self._hypothesis() if policy.needs_continuation and not s.source_finished else None
         new: list[int] = []
@@ -153,7 +161,8 @@ class Session:
             if asked and policy.decide(self._view(hypothesis)) is Action.READ:
                 break
             attend = policy.needs_attention and not s.source_finished
-            out = lm.write(s.lm, s.pending_token, attentions=attend)
+            out = peek if peek is not None else lm.write(s.lm, s.pending_token, attentions=attend)
+            peek = None
             logits = out.logits[0, -1]
             token = int(logits.argmax())
             if not (asked or s.source_finished) and self._is_boundary(token):

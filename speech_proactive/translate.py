@@ -1,6 +1,10 @@
 """Translate (or transcribe) audio files by streaming them through a session chunk by chunk.
 
-    python -m speech_proactive.translate --model BUNDLE [--policy offline|wait-k] FILE.wav [FILE2.flac ...]
+    python -m speech_proactive.translate --model BUNDLE [--policy SPEC] FILE.wav [FILE2.flac ...]
+
+SPEC is any policy of the evaluation sweep: offline, wait-k:K, entropy:T|qQ, attention:T|qQ, probe:T|qQ,
+hold-n:N, local-agreement (a qQ threshold is calibrated once on the bundle's dev set and kept in the bundle).
+`--task qa --prompt "QUESTION"` answers a question about the audio.
 
 Any WAV/FLAC/OGG, any sample rate and channel count (converted to 16 kHz mono). Prints one JSON line per
 emission, {"file", "text", "source_ms", "compute_ms"}, then one line per file with the final text,
@@ -16,9 +20,10 @@ import time
 from pathlib import Path
 
 from speech_proactive import audio
+from speech_proactive.calibrate import resolve
 from speech_proactive.checkpoint import BundleError, load_model
 from speech_proactive.config import TaskSpec
-from speech_proactive.policies import make_policy
+from speech_proactive.policy_spec import parse_policy
 from speech_proactive.session import Session
 
 
@@ -44,17 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m speech_proactive.translate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, type=Path, help="bundle folder")
-    p.add_argument("--policy", default="offline", help="offline | wait-k")
+    p.add_argument("--policy", default="offline", help="policy spec (see above); plain `wait-k` takes --k")
     p.add_argument("--k", type=int, default=3, help="wait-k: chunks to wait before the first write")
-    p.add_argument("--task", default="st", choices=["st", "asr"])
+    p.add_argument("--task", default="st", choices=["st", "asr", "qa"])
+    p.add_argument("--prompt", help="qa: the question to answer about the audio")
     p.add_argument("--src-lang", default="en")
     p.add_argument("--tgt-lang", default="de")
     p.add_argument("files", nargs="+", type=Path)
     args = p.parse_args(argv)
+    if (args.task == "qa") != bool(args.prompt and args.prompt.strip()):
+        p.error("--task qa needs --prompt \"QUESTION\"" if args.task == "qa" else "--prompt is only for --task qa")
+    spec = f"wait-k:{args.k}" if args.policy == "wait-k" else args.policy
+    tgt = args.src_lang if args.task in ("asr", "qa") else args.tgt_lang
     try:
         model = load_model(args.model)
-        policy = make_policy(args.policy, **({"k": args.k} if args.policy == "wait-k" else {}))
-        session = Session(model, policy, TaskSpec(args.task, args.src_lang, args.tgt_lang))
+        policy = resolve(parse_policy(spec), args.model, model)
+        session = Session(model, policy, TaskSpec(args.task, args.src_lang, tgt, args.prompt or ""))
     except (BundleError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -107,3 +107,19 @@ def test_sampled_total_is_exact_at_stride_one():
 
     assert sampled_total(10, 1, cost) == sum(k * k for k in range(1, 11))
     assert sampled_total(10, 4, lambda k: 1.0) == 10  # every chunk counted once
+
+
+def test_default_size_is_the_recipe_model():
+    """`--size default` must measure the model `make recipe-st` trains, not the one it trained once."""
+    from pathlib import Path
+
+    from speech_proactive.train_config import load_train_config
+
+    cfg = load_train_config(Path(__file__).resolve().parents[1] / "recipes" / "st" / "default.yaml")
+    size = SIZES["default"]
+    enc = ("n_audio_state", "n_audio_head", "n_audio_layer", "chunk_ms", "n_mels")
+    assert [getattr(size.encoder, f) for f in enc] == [getattr(cfg.model.encoder, f) for f in enc]
+    assert size.adapter == cfg.model.adapter
+    llm = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
+    assert [getattr(size.llm, f) for f in llm] == [getattr(cfg.llm, f) for f in llm]
+    assert size.llm_vocab_size == cfg.vocab_size

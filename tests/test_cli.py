@@ -98,3 +98,23 @@ def test_translate_bad_bundle_path(tmp_path, speech_wav):
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("error: ") and "not a model bundle" in r.stderr, r.stderr
     assert r.stdout == ""
+
+
+def test_translate_any_policy_spec_and_qa(bundle, model, speech_wav):
+    """Every sweep policy runs from the CLI: a fixed entropy threshold here (no dev set needed), and QA."""
+    r = translate("--model", bundle, "--policy", "entropy:100", "--task", "qa", "--prompt", "Who reads?", speech_wav)
+    assert r.returncode == 0, r.stderr
+    *emissions, final = parse(r.stdout)[str(speech_wav)]
+    assert final["final"] is True
+    assert "".join(e["text"] for e in emissions).strip() == final["text"]
+    # a threshold above any entropy never waits: whatever is written mid-stream comes from the first chunks on
+    assert all(e["source_ms"] > 0 for e in emissions)
+
+
+@pytest.mark.parametrize("args, message", [(["--task", "qa"], "needs --prompt"),
+                                           (["--prompt", "Who?"], "only for --task qa"),
+                                           (["--policy", "entropy:soon"], "entropy")])
+def test_translate_bad_policy_or_task(bundle, speech_wav, args, message):
+    r = translate("--model", bundle, *args, speech_wav)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and message in r.stderr, r.stderr

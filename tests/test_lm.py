@@ -112,3 +112,30 @@ def test_unwrite_refuses_source():
         lm.read(st, torch.randn(2, D))
     with pytest.raises(RuntimeError, match="not all target"):
         lm.unwrite(st)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "llama"])
+def test_fused_read_and_peek_equals_read_then_write(family):
+    """A session peeks right after each READ in one forward: outputs, attention rows and the cache after an
+    unwrite must be those of read() then write()."""
+    lm = _llm(family)
+    g = torch.Generator().manual_seed(3)
+    prefix, source = torch.tensor([1, 2, 3]), torch.randn(9, D, generator=g)
+    with torch.no_grad():
+        fused, split = LMState(), LMState()
+        for st in (fused, split):
+            lm.start(st, prefix)
+            lm.read(st, source[:4])
+            lm.write(st, 7)
+        a = lm.read_and_write(fused, source[4:], 11, attentions=True)
+        lm.read(split, source[4:])
+        b = lm.write(split, 11, attentions=True)
+        torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a.hidden, b.hidden, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(lm.source_attention(fused, a), lm.source_attention(split, b), atol=1e-5, rtol=1e-5)
+        assert (fused.n_source, fused.n_target) == (split.n_source, split.n_target) == (9, 2)
+        lm.unwrite(fused)  # the policy said READ: the peeked token leaves no trace
+        lm.unwrite(split)
+        lm.read(fused, source[:2])
+        lm.read(split, source[:2])
+        torch.testing.assert_close(lm.write(fused, 5).logits, lm.write(split, 5).logits, atol=1e-5, rtol=1e-5)
