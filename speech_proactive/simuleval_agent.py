@@ -7,9 +7,11 @@ Score the run with `speech_proactive.latency.score_log("OUT/instances.log", tgt_
 and computation-aware metrics side by side, which SimulEval 1.1.4 itself cannot (see latency.py).
 
 Agent options: --model BUNDLE, --policy SPEC (policy_spec.py: offline, wait-k:K, entropy:q0.9, ...),
---task st|asr, --src-lang CODE, --target-lang CODE, --exact-resampling. The target language is not `--tgt-lang`: SimulEval 1.1.4 owns that
-flag and opens its value as a file with one language code per instance. Given such a file, each instance's code
-(which arrives with its audio) overrides --target-lang, so one run can cover several directions.
+--task st|asr|qa, --src-lang CODE, --target-lang CODE, --exact-resampling. The target language is not
+`--tgt-lang`: SimulEval 1.1.4 owns that flag and opens its value as a file with one line per instance. Given such
+a file, each instance's line (which arrives with its audio) overrides --target-lang, so one run can cover several
+directions. With --task qa that file holds each instance's QUESTION instead: it is SimulEval's only per-instance
+text channel (`python -m speech_proactive.data.simuleval_lists` writes the three lists from a QA manifest).
 
 SimulEval hands over audio as float lists at the file's own sample rate, in `--source-segment-size` ms pieces,
 and calls `policy()` once per piece. The piece that ends the input gets exactly one call, and nothing after it
@@ -76,7 +78,8 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         parser.add_argument("--policy", type=_policy_spec, default="offline",
                             help=f"{SYNTAX} (default: offline); a threshold qQ is calibrated on the bundle's "
                                  "dev set once and kept in the bundle")
-        parser.add_argument("--task", choices=["st", "asr"], default="st")
+        parser.add_argument("--task", choices=["st", "asr", "qa"], default="st",
+                            help="qa: SimulEval's --tgt-lang FILE gives each instance's question, one per line")
         parser.add_argument("--src-lang", default="en", help="source language code (default: en)")
         parser.add_argument("--target-lang", default="de",
                             help="target language code (default: de); SimulEval's --tgt-lang FILE overrides it")
@@ -101,6 +104,8 @@ class SpeechProactiveAgent(SpeechToTextAgent):
     def _start_instance(self) -> None:
         task = self._task()
         if task not in self.sessions:
+            if task.task == "qa":  # a question per instance: keep one session, not one per question ever asked
+                self.sessions.clear()
             self.sessions[task] = Session(self.model, self.read_write_policy, task)
         self.stream.session = self.sessions[task]
         self.stream.session.reset()
@@ -111,6 +116,12 @@ class SpeechProactiveAgent(SpeechToTextAgent):
     def _task(self) -> TaskSpec:
         if self.args.task == "asr":
             return TaskSpec("asr", self.args.src_lang, self.args.src_lang)
+        if self.args.task == "qa":
+            question = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else ""
+            if not question.strip():
+                raise ValueError("--task qa: give each instance's question in SimulEval's --tgt-lang FILE "
+                                 "(one line per source file)")
+            return TaskSpec("qa", self.args.src_lang, self.args.src_lang, question.strip())
         # without a --tgt-lang file the segments carry None (and SpeechSegment's own default is typing's Optional[str])
         tgt = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else self.args.target_lang
         return TaskSpec("st", self.args.src_lang, tgt)

@@ -85,3 +85,37 @@ def test_training_takes_qa_examples(qa_dir, tmp_path):
     assert run.step == 2
     dev = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "dev_f1" in x]
     assert len(dev) == 1 and 0 <= dev[0]["dev_f1"] <= 100  # QA-only dev set: scored by answer F1
+
+
+def test_simuleval_agent_answers_each_instance_its_own_question(model, bundle, qa_dir, tmp_path):
+    """The real `simuleval` CLI on QA: lists written from the manifest, the questions through --tgt-lang; each
+    answer is what a session asked that instance's question writes (offline: the whole answer at the end)."""
+    from test_simuleval_agent import run_simuleval
+
+    from speech_proactive.data.simuleval_lists import write_lists
+    from speech_proactive.latency import read_instances
+
+    m = read_manifest(qa_dir / "all.jsonl")
+    rows = m.rows[:3]
+    assert len({u.question for u in rows}) > 1, "different questions are needed for this test to mean anything"
+    lists = tmp_path / "lists"
+    write_lists(m, lists, limit=3)
+    log = run_simuleval(lists, bundle, "offline", tmp_path / "out", "--task", "qa", "--src-lang", "en",
+                        "--tgt-lang", str(lists / "tgt_lang.txt"))
+    instances = read_instances(log)
+    assert len(instances) == 3
+    for ins, u, d in zip(instances, rows, decode_manifest(model, m, Offline(), rows, progress=False)):
+        assert ins.prediction == " ".join(d.hyp.split()), u.question  # the agent writes words, single-spaced
+
+
+def test_simuleval_lists_refuse_a_text_that_would_shift_the_lines(qa_dir, tmp_path):
+    import dataclasses
+
+    from speech_proactive.data.manifest import Manifest
+    from speech_proactive.data.simuleval_lists import write_lists
+
+    m = read_manifest(qa_dir / "all.jsonl")
+    bad = Manifest(m.path, [dataclasses.replace(m.rows[0], question="Who\nreads?")])
+    with pytest.raises(ValueError, match="line break"):
+        write_lists(bad, tmp_path / "lists")
+    assert not (tmp_path / "lists" / "source.txt").exists()  # nothing half-written
