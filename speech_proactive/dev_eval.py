@@ -36,6 +36,19 @@ def translate_items(model: SpeechLLM, items: list[dataset.Item]) -> list[str]:
     return out
 
 
+def balanced(items: list[dataset.Item], n: int) -> list[dataset.Item]:
+    """The first n items taken in turn from each manifest: with [dev.en-de, dev.de-en] the first n alone would
+    all be en-de, and the best checkpoint would be picked on one direction."""
+    by_manifest: dict[int, list[dataset.Item]] = {}
+    for it in items:
+        by_manifest.setdefault(id(it.manifest), []).append(it)
+    queues = list(by_manifest.values())
+    out: list[dataset.Item] = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        out += [q[i] for q in queues if i < len(q)]
+    return out[:n]
+
+
 def bleu(hyps: list[str], refs: list[str]) -> float:
     import sacrebleu
 
@@ -48,7 +61,7 @@ def evaluate_dev(model: SpeechLLM, manifests: list[Manifest], cfg) -> DevResult:
         return DevResult(float("nan"), -1.0, 0)
     has_st = any(u.task_name == "st" for m in manifests for u in m.rows)
     metric = "bleu" if has_st else "f1"  # a QA-only dev set is scored by answer F1
-    items = dataset.items(manifests, ("st",) if has_st else ("qa",))[: cfg.eval_n]
+    items = balanced(dataset.items(manifests, ("st",) if has_st else ("qa",)), cfg.eval_n)
     was_training = model.training
     model.eval()
     losses = []

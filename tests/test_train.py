@@ -198,3 +198,17 @@ def test_text_warmup_trains_the_audio_side_only_with_ctc(manifest, tmp_path, wit
     assert any(v for k, v in moved.items() if k.startswith("lm."))
     audio_moved = any(v for k, v in moved.items() if k.startswith(("encoder.", "adapter.")) and "mel_" not in k)
     assert audio_moved == with_ctc
+
+
+def test_dev_items_alternate_between_manifests():
+    """The dev BLEU that picks the best checkpoint must see every direction, not the first manifest alone."""
+    from types import SimpleNamespace
+
+    from speech_proactive.dev_eval import balanced
+
+    a, b = SimpleNamespace(name="en-de"), SimpleNamespace(name="de-en")
+    items = [SimpleNamespace(manifest=a, i=i) for i in range(5)] + [SimpleNamespace(manifest=b, i=i) for i in range(2)]
+    picked = balanced(items, 5)
+    assert [(x.manifest.name, x.i) for x in picked] == [("en-de", 0), ("de-en", 0), ("en-de", 1), ("de-en", 1),
+                                                        ("en-de", 2)]
+    assert len(balanced(items, 100)) == 7
