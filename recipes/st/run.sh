@@ -18,7 +18,7 @@ N_SENTENCES=${N_SENTENCES:-6000}
 case "$CORPUS" in
   grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
            tests="test.en-de test.de-en"; trains="train.en-de train.de-en"
-           policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
+           policies="offline wait-k:1,2,3,4,5,6 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
   fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
            tests="test.st_cs-en"; trains="train.st_cs-en"
            policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
