@@ -80,12 +80,18 @@ def test_bench_times_the_plain_session_path(tiny, one_thread):
     assert len(timed.tokens) == n_chunks * TOKENS_PER_CHUNK + 2  # fixed work: EOS never ends it
 
 
-def test_naive_duplicated_step_computes_the_same_loss(tiny, one_thread):
+@pytest.mark.parametrize("adapter_output", ["vectors", "tokens"])  # tokens: the recipe's adapter, its CTC too
+def test_naive_duplicated_step_computes_the_same_loss(one_thread, adapter_output):
     """The baseline duplicates the work, not the result: same terms, same schedules, one pass each."""
-    batch = train_batch(tiny, 2)
+    import dataclasses
+
+    size = SIZES["tiny"]
+    size = dataclasses.replace(size, adapter=dataclasses.replace(size.adapter, output=adapter_output))
+    model = bench_model(size, 5.0, torch.device("cpu"))
+    batch = train_batch(model, 2)
     with torch.no_grad():
-        shared = compute_losses(tiny, batch, LossConfig(), torch.Generator().manual_seed(0)).total
-        naive = naive_duplicated_loss(tiny, batch, LossConfig(), torch.Generator().manual_seed(0))
+        shared = compute_losses(model, batch, LossConfig(), torch.Generator().manual_seed(0)).total
+        naive = naive_duplicated_loss(model, batch, LossConfig(), torch.Generator().manual_seed(0))
     torch.testing.assert_close(naive, shared, atol=1e-5, rtol=1e-5)
 
 

@@ -17,7 +17,8 @@ from speech_proactive.bench.runtime import Runtime, count_flops
 from speech_proactive.config import TaskSpec
 from speech_proactive.frontend import log_mel
 from speech_proactive.layout import Entries
-from speech_proactive.losses import LossConfig, compute_losses, source_lengths, student_schedule, topk_kl
+from speech_proactive.losses import (LossConfig, compute_losses, source_lengths, student_schedule, token_ctc_loss,
+                                     topk_kl)
 from speech_proactive.model import SpeechLLM
 
 # Training utterances as in the grammar corpus (data/grammar: mean 2.75 s, 1.2-5.6 s, ~4.6 BPE target tokens
@@ -39,13 +40,16 @@ def train_batch(model: SpeechLLM, n_examples: int, seed: int = 0) -> Batch:
         ids = torch.randint(first_plain_id, len(model.tokenizer), (n_tokens,), generator=g)
         target = torch.cat([torch.tensor([start]), ids, torch.tensor([eos])])
         mel = even_frames(log_mel(synthetic_audio(seconds, seed=i), model.cfg.frontend))
-        examples.append(Example(mel, prompt, target, torch.zeros(0, dtype=torch.long)))
+        # the source transcript in LLM tokens (a random stand-in): a token-output adapter's CTC trains on it
+        examples.append(Example(mel, prompt, target, torch.zeros(0, dtype=torch.long), ids))
     return collate(examples).to(model.device)
 
 
-def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> Tensor:
-    """Encoder, adapter and LLM over `[prompt ; source ; target]` with one read schedule per example."""
-    source = model.adapter(model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames))
+def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> tuple[Tensor, Tensor | None]:
+    """Encoder, adapter and LLM over `[prompt ; source ; target]` with one read schedule per example; also the
+    adapter's vocabulary logits (None unless it outputs tokens)."""
+    source, vocab_logits = model.adapter.forward_with_logits(model.encoder.forward_blockwise(batch.mel,
+                                                                                             batch.n_mel_frames))
     n_vec = [int(n) for n in source_lengths(model, batch.n_mel_frames)]
     rows, embeds = [], []
     for b, (prompt, target, s) in enumerate(zip(batch.prompts, batch.targets, n_vec)):
@@ -57,7 +61,7 @@ def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> 
                              [len(p) for p in batch.prompts])
     picks = [hidden[b, len(p) + s: len(p) + s + len(t) - 1]
              for b, (p, t, s) in enumerate(zip(batch.prompts, batch.targets, n_vec))]
-    return model.lm.logits(torch.cat(picks))
+    return model.lm.logits(torch.cat(picks)), vocab_logits
 
 
 def naive_duplicated_loss(model: SpeechLLM, batch: Batch, cfg: LossConfig, generator: torch.Generator) -> Tensor:
@@ -66,10 +70,12 @@ def naive_duplicated_loss(model: SpeechLLM, batch: Batch, cfg: LossConfig, gener
     full = [torch.full((len(t) - 1,), s) for t, s in zip(batch.targets, n_vec)]
     student = [student_schedule(model, s, int(m), len(t) - 1, cfg, generator)
                for t, s, m in zip(batch.targets, n_vec, batch.n_mel_frames)]
-    teacher_logits, student_logits = one_copy_logits(model, batch, full), one_copy_logits(model, batch, student)
+    (teacher_logits, vocab_logits), (student_logits, _) = (one_copy_logits(model, batch, full),
+                                                           one_copy_logits(model, batch, student))
     labels = torch.cat([t[1:] for t in batch.targets])
     return (F.cross_entropy(teacher_logits, labels) + F.cross_entropy(student_logits, labels)
-            + cfg.spsd_lambda * topk_kl(teacher_logits, student_logits, cfg.top_k))
+            + cfg.spsd_lambda * topk_kl(teacher_logits, student_logits, cfg.top_k)
+            + cfg.ctc_weight * token_ctc_loss(model, vocab_logits, batch))  # computed and weighted as there
 
 
 TRAIN_VARIANTS = {  # name -> config; "naive_duplicated" computes all three terms in separate passes
