@@ -53,6 +53,11 @@ class Policy:
     needs_continuation: ClassVar[bool] = False
     needs_hidden: ClassVar[bool] = False
 
+    @property
+    def peeks(self) -> bool:
+        """It looks at the pending token's outputs (logits, attention or hidden state) before deciding."""
+        return self.needs_logits or self.needs_attention or self.needs_hidden
+
     def decide(self, view: PolicyView) -> Action:
         raise NotImplementedError
 

@@ -129,8 +129,7 @@ class Session:
         s, policy = self.state, self.policy
         vectors = self._source_vectors(mel_chunk)
         s.n_chunks_read += 1
-        peeks = policy.needs_logits or policy.needs_attention or policy.needs_hidden
-        if not peeks or policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens():
+        if not policy.peeks or policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens():
             self.model.lm.read(s.lm, vectors)
             return self._decide_and_write(t0)
         # the policy will look at the pending token's outputs first thing: compute them with the read
@@ -150,7 +149,7 @@ class Session:
         new: list[int] = []
         # A policy that needs no peek is asked before any compute wherever a word boundary is known in
         # advance: at entry (a READ always ends at one) and, with token granularity, before every token.
-        cheap = not (policy.needs_logits or policy.needs_attention or policy.needs_hidden)
+        cheap = not policy.peeks
         at_boundary = True
         while not s.done:
             if len(s.tokens) >= self._max_tokens():  # mid-stream the cap grows with the audio: wait for it

@@ -57,14 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tgt-lang", default="de")
     p.add_argument("files", nargs="+", type=Path)
     args = p.parse_args(argv)
-    if (args.task == "qa") != bool(args.prompt and args.prompt.strip()):
-        p.error("--task qa needs --prompt \"QUESTION\"" if args.task == "qa" else "--prompt is only for --task qa")
+    try:
+        task = TaskSpec.from_cli(args.task, args.src_lang, args.tgt_lang, args.prompt)
+    except ValueError as e:
+        p.error(str(e))
     spec = f"wait-k:{args.k}" if args.policy == "wait-k" else args.policy
-    tgt = args.src_lang if args.task in ("asr", "qa") else args.tgt_lang
     try:
         model = load_model(args.model)
         policy = resolve(parse_policy(spec), args.model, model)
-        session = Session(model, policy, TaskSpec(args.task, args.src_lang, tgt, args.prompt or ""))
+        session = Session(model, policy, task)
     except (BundleError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

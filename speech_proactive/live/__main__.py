@@ -63,11 +63,10 @@ def config(args: argparse.Namespace) -> LiveConfig:
     from speech_proactive.config import TaskSpec
     from speech_proactive.live.app import LiveConfig
 
-    tgt = args.tgt_lang if args.task == "st" else args.src_lang
     pause_ms = args.pause_ms if args.pause_ms is not None else QA_PAUSE_MS if args.task == "qa" else None
     segmenter = SegmenterConfig(pause_ms=pause_ms or SegmenterConfig.pause_ms,
                                 max_segment_ms=args.max_segment_s * 1000, vad=VadConfig(threshold_dbfs=args.vad_dbfs))
-    task = TaskSpec(args.task, args.src_lang, tgt, args.prompt or "")
+    task = TaskSpec.from_cli(args.task, args.src_lang, args.tgt_lang, args.prompt)
     return LiveConfig(args.model, args.policy, task, args.wav, args.speed,
                       args.device, args.queue_chunks, segmenter, args.jsonl, args.save_audio, args.save_transcript)
 
@@ -85,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             p.error("--model BUNDLE is required")
         if args.speed < 0 or args.queue_chunks < 1:
             p.error("--speed must be >= 0 and --queue-chunks >= 1")
-        if (args.task == "qa") != bool(args.prompt and args.prompt.strip()):
-            p.error("--task qa needs --prompt \"QUESTION\"" if args.task == "qa" else "--prompt is only for --task qa")
+        try:
+            cfg = config(args)
+        except ValueError as e:  # options that do not go together (--task qa without --prompt, ...)
+            p.error(str(e))
         mic = None if args.wav is not None else microphone.probe(args.device)  # before the slow model load
-        return _run(config(args), mic)
+        return _run(cfg, mic)
     except microphone.NoMicrophone as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
