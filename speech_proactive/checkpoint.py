@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from speech_proactive import lora
 from speech_proactive.config import EncoderConfig, ModelConfig
 from speech_proactive.model import SpeechLLM
 
@@ -66,7 +67,13 @@ def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, trai
     audio_state |= {f"adapter.{k}": v for k, v in model.adapter.state_dict().items()}
     audio_state |= {f"ctc.{k}": v for k, v in model.ctc_head.state_dict().items()}
     save_file({k: v.detach().contiguous().cpu() for k, v in audio_state.items()}, str(tmp / AUDIO_WEIGHTS))
-    model.lm.model.save_pretrained(str(tmp / "llm"))
+    llm = model.lm.model
+    if model.lora is not None:  # the LLM's own weights where every tool expects them, the update beside them
+        llm.save_pretrained(str(tmp / "llm"), state_dict=lora.base_state(llm))
+        save_file({k: v.detach().contiguous().cpu() for k, v in lora.lora_state(llm).items()},
+                  str(tmp / lora.LORA_WEIGHTS))
+    else:
+        llm.save_pretrained(str(tmp / "llm"))
     model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
     if train_state is not None:
         torch.save(train_state, tmp / TRAIN_STATE)
@@ -79,6 +86,8 @@ def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, trai
                   if f.is_file() and f.name != TRAIN_STATE},  # the model, not how it was being trained
         "meta": meta or {},
     }
+    if model.lora is not None:
+        manifest["lora"] = model.lora.to_dict()
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -138,8 +147,10 @@ def verify_files(path: Path, manifest: dict[str, Any], checksums: bool = True) -
             raise BundleError(f"{f}: sha256 differs from bundle.json (file replaced or corrupt)")
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: bool = True) -> SpeechLLM:
-    """Rebuild a SpeechLLM from a bundle folder written by `save_bundle`."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: bool = True,
+               merge_lora: bool = True) -> SpeechLLM:
+    """Rebuild a SpeechLLM from a bundle folder written by `save_bundle`. A LoRA bundle's update is merged
+    into the LLM's weights unless `merge_lora=False` (to resume training it)."""
     from speech_proactive.tokenizer import load_tokenizer
 
     path = Path(path)
@@ -152,12 +163,33 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     except (TypeError, ValueError) as e:
         raise BundleError(f"{path / 'bundle.json'}: bad model_config ({e})") from e
     llm = load_llm(path / "llm")
+    lora_cfg = _load_lora(llm, path, manifest, merge_lora)
     try:
         model = SpeechLLM(cfg, llm, load_tokenizer(path / "tokenizer"))
     except (TypeError, ValueError, OSError) as e:
         raise BundleError(f"{path}: parts do not fit together ({e})") from e
+    model.lora = lora_cfg
     load_audio_weights(model, path / AUDIO_WEIGHTS)
     return model.to(device).eval()
+
+
+def _load_lora(llm: nn.Module, path: Path, manifest: dict[str, Any], merge: bool) -> "lora.LoRAConfig | None":
+    """Add a LoRA bundle's update to `llm`; the config it stays under (None once merged or without LoRA)."""
+    if "lora" not in manifest:
+        return None
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        cfg = lora.LoRAConfig.from_dict(manifest["lora"])
+        lora.add_lora(llm, cfg)
+        lora.load_lora_state(llm, load_file(str(path / lora.LORA_WEIGHTS)), str(path / lora.LORA_WEIGHTS))
+    except (TypeError, ValueError, SafetensorError, OSError) as e:
+        raise BundleError(f"{path}: bad LoRA part ({e})") from e
+    if merge:
+        lora.merge_lora(llm)
+        return None
+    return cfg
 
 
 def load_audio_weights(model: SpeechLLM, file: Path) -> None:

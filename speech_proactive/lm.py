@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from speech_proactive import layout
+from speech_proactive.kv_cache import growing_cache
 from speech_proactive.layout import Entries
 
 
@@ -139,12 +140,7 @@ class StreamingLM(nn.Module):
 
     # -- streaming -----------------------------------------------------------------------------------------
     def new_cache(self) -> object:
-        from transformers import DynamicCache
-
-        try:
-            return DynamicCache(config=self.model.config)
-        except TypeError:  # transformers 4.x takes no config
-            return DynamicCache()
+        return growing_cache(self.model.config)
 
     def start(self, state: LMState, prefix_ids: Tensor) -> None:
         state.reset()

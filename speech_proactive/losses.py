@@ -152,8 +152,10 @@ def topk_kl(teacher_logits: Tensor, student_logits: Tensor, k: int) -> Tensor:
     """Mean over positions of KL(P_t || P_s), both renormalised over the teacher's top-k tokens."""
     k = min(k, teacher_logits.shape[-1])
     top = teacher_logits.detach().topk(k, dim=-1)
-    log_p_t = F.log_softmax(top.values, dim=-1)
-    log_p_s = F.log_softmax(student_logits.gather(-1, top.indices), dim=-1)
+    # float: under bf16 autocast the logits are bf16, and a KL of near-equal distributions is a difference of
+    # close log-probabilities, which bf16's 8-bit mantissa would drown
+    log_p_t = F.log_softmax(top.values.float(), dim=-1)
+    log_p_s = F.log_softmax(student_logits.gather(-1, top.indices).float(), dim=-1)
     return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
 
 

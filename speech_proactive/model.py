@@ -44,6 +44,7 @@ class SpeechLLM(nn.Module):
         cfg.validate()
         self.cfg = cfg
         self.tokenizer = tokenizer
+        self.lora = None  # a lora.LoRAConfig while the LLM carries unmerged LoRA layers (lora.py)
         self.encoder = StreamingEncoder(cfg.encoder)
         self.lm = StreamingLM(llm, cfg.layout.target_position_offset)
         emb = self.lm.model.get_input_embeddings().weight

@@ -11,6 +11,7 @@ dev BLEU becomes `OUT/bundle`, what the translator, the evaluation and the live 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from speech_proactive import dataset, distributed
+from speech_proactive import dataset, distributed, lora
 from speech_proactive.build import build_model
 from speech_proactive.checkpoint import TRAIN_STATE, load_model, replace_dir, save_bundle
 from speech_proactive.data.manifest import read_manifest
@@ -90,7 +91,7 @@ def resume(out: Path, cfg: TrainConfig) -> tuple[SpeechLLM, torch.optim.Optimize
     found = checkpoints(out)
     if not found:
         raise FileNotFoundError(f"--resume: no complete checkpoint in {out / 'checkpoints'}")
-    model = load_model(found[-1]).train()
+    model = load_model(found[-1], merge_lora=False).train()
     state = torch.load(found[-1] / TRAIN_STATE, map_location="cpu", weights_only=False)
     opt = make_optimizer(model, cfg)
     opt.load_state_dict(state["optimizer"])
@@ -145,6 +146,16 @@ class LossStep(nn.Module):
         return compute_losses(self.model, batch, self.cfg.loss, gen)
 
 
+def usable_precision(cfg: TrainConfig, device: torch.device) -> TrainConfig:
+    """bf16 on a CPU whose oneDNN has no bf16 kernels (they need AVX-512) would be emulated, several times
+    slower than fp32: say so and train in fp32 there."""
+    if cfg.precision != "bf16" or device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return cfg
+    print("warning: precision=bf16 asked for, but this CPU has no bf16 matrix kernels (AVX-512): "
+          "training in fp32", file=sys.stderr)
+    return dataclasses.replace(cfg, precision="fp32")
+
+
 def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], dist: distributed.Dist):
     out = Path(cfg.out)
     if resume_run:
@@ -157,6 +168,7 @@ def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], d
         opt = None
     for part in cfg.freeze:
         getattr(model, FREEZABLE[part]).requires_grad_(False)
+    lora.attach(model, cfg.lora)  # after freezing: it freezes the LLM's own weights itself
     model.to(dist.device)
     opt = opt or make_optimizer(model, cfg)
     for state in opt.state.values():  # a resumed optimizer's moments were loaded on the CPU
@@ -169,6 +181,7 @@ def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], d
 def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None = None) -> RunState:
     """Train to cfg.max_steps (or stop early at `stop_at_step`, as a kill would, for tests)."""
     dist = distributed.setup(cfg.device)
+    cfg = usable_precision(cfg, dist.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     train_m = [read_manifest(p) for p in cfg.train]
@@ -179,10 +192,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
     step_fn = distributed.wrap(LossStep(model, cfg), dist)
     n_batches = math.ceil(len(items) / cfg.batch_size)
     orders: dict[int, list[list[int]]] = {}
-    log = open(out / "log.jsonl", "a") if dist.main else None
-    # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
-    bar = tqdm(total=cfg.max_steps, initial=run.step, desc="train", dynamic_ncols=True, disable=not dist.main,
-               mininterval=0.1 if sys.stderr.isatty() else 30.0)
+    sinks = Sinks.open(cfg, out, run.step, dist.main)
     while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
         t0 = time.perf_counter()
         indices = dist.shard(batch_at(run.step, n_batches, items, cfg, orders))
@@ -200,16 +210,14 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
             torch.distributed.all_reduce(values)
             values /= dist.world
         if dist.main:
-            _log_step(log, bar, run, cfg, values, n_tokens * dist.world / (time.perf_counter() - t0))
+            sinks.step(run, cfg, values, n_tokens * dist.world / (time.perf_counter() - t0))
             if _dev_due(cfg, run.step):
-                _log_dev(log, bar, run, evaluate_dev(model, dev_m, cfg))
+                sinks.dev(run, evaluate_dev(model, dev_m, cfg))
             if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
                 save_checkpoint(model, opt, cfg, run, out)
-            log.flush()
+            sinks.flush()
         dist.barrier()
-    bar.close()
-    if log:
-        log.close()
+    sinks.close()
     if run.step == cfg.max_steps and dist.main:
         finish(out, run)
     distributed.teardown(dist)
@@ -222,21 +230,64 @@ def _dev_due(cfg: TrainConfig, step: int) -> bool:
     return step == cfg.max_steps or (step % cfg.eval_every == 0 and step > warm)
 
 
-def _log_step(log, bar, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: float) -> None:
-    names = ("loss", "batch", "mslm", "spsd", "ctc")
-    record = {"step": run.step, **{k: float(v) for k, v in zip(names, values)}, "lr": lr_at(cfg, run.step - 1),
-              "tok_s": round(tok_s, 1)}
-    log.write(json.dumps(record) + "\n")
-    bar.set_postfix({k: f"{record[k]:.3f}" for k in names} | {"tok_s": f"{tok_s:.0f}"})
-    bar.update(1)
+@dataclass
+class Sinks:
+    """Where a run's numbers go: log.jsonl (always), the progress bar, TensorBoard (when asked for)."""
+
+    log: object | None
+    bar: tqdm
+    tb: object | None = None
+
+    @classmethod
+    def open(cls, cfg: TrainConfig, out: Path, step: int, main: bool) -> "Sinks":
+        # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
+        bar = tqdm(total=cfg.max_steps, initial=step, desc="train", dynamic_ncols=True, disable=not main,
+                   mininterval=0.1 if sys.stderr.isatty() else 30.0)
+        if not main:
+            return cls(None, bar)
+        return cls(open(out / "log.jsonl", "a"), bar, _tensorboard(out) if cfg.tensorboard else None)
+
+    def step(self, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: float) -> None:
+        names = ("loss", "batch", "mslm", "spsd", "ctc")
+        record = {"step": run.step, **{k: float(v) for k, v in zip(names, values)}, "lr": lr_at(cfg, run.step - 1),
+                  "tok_s": round(tok_s, 1)}
+        self._write(record, "train")
+        # refresh=False: set_postfix redraws by default, which defeats mininterval (a line per step in logs)
+        self.bar.set_postfix({k: f"{record[k]:.3f}" for k in names} | {"tok_s": f"{tok_s:.0f}"}, refresh=False)
+        self.bar.update(1)
+
+    def dev(self, run: RunState, dev: DevResult) -> None:
+        self._write({"step": run.step, "dev_loss": dev.loss, f"dev_{dev.metric}": dev.score, "dev_n": dev.n}, "dev")
+        self.bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev {dev.metric.upper()} {dev.score:.1f} "
+                       f"on {dev.n} items")
+        if dev.score > run.best_bleu:
+            run.best_bleu, run.best_step = dev.score, run.step
+
+    def _write(self, record: dict, group: str) -> None:
+        self.log.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step":
+                    self.tb.add_scalar(f"{group}/{k.removeprefix('dev_')}", v, record["step"])
+
+    def flush(self) -> None:
+        self.log.flush()
+        if self.tb is not None:
+            self.tb.flush()
+
+    def close(self) -> None:
+        self.bar.close()
+        for sink in (self.log, self.tb):
+            if sink is not None:
+                sink.close()
 
 
-def _log_dev(log, bar, run: RunState, dev: DevResult) -> None:
-    record = {"step": run.step, "dev_loss": dev.loss, f"dev_{dev.metric}": dev.score, "dev_n": dev.n}
-    log.write(json.dumps(record) + "\n")
-    bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev {dev.metric.upper()} {dev.score:.1f} on {dev.n} items")
-    if dev.score > run.best_bleu:
-        run.best_bleu, run.best_step = dev.score, run.step
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise RuntimeError("tensorboard=true needs the tensorboard package (pip install tensorboard)") from e
+    return SummaryWriter(str(out / "tensorboard"))
 
 
 def finish(out: Path, run: RunState) -> None:

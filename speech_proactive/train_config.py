@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from speech_proactive.config import ModelConfig, coerce_fields
+from speech_proactive.lora import LoRAConfig
 from speech_proactive.losses import LossConfig
 from speech_proactive.model import LLMSize
 
@@ -48,8 +49,13 @@ class TrainConfig:
     keep_last: int = 2
     seed: int = 0
     device: str = "auto"  # "auto" (cuda when there is one), "cpu", "cuda"
-    precision: str = "fp32"  # "bf16": autocast to bfloat16 (on a GPU; on CPU it runs but is slow)
+    # "bf16": autocast matrix products to bfloat16 (weights, optimizer and losses stay fp32). On a GPU; and on
+    # a CPU with AVX-512 (oneDNN's bf16 kernels), where it trained the default recipe faster (README "Training");
+    # on other CPUs train.usable_precision falls back to fp32 with a warning.
+    precision: str = "fp32"
     freeze: tuple[str, ...] = ()  # parts not trained: "encoder", "adapter", "llm" (e.g. a pretrained encoder)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)  # lora.r > 0: the LLM trains only LoRA matrices
+    tensorboard: bool = False  # also write the logged scalars as TensorBoard events to OUT/tensorboard
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,6 +89,7 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
     d["model"] = ModelConfig.from_dict(raw.get("model", {}))
     d["llm"] = _sub(LLMSize, raw.get("llm", {}), "llm")
     d["loss"] = _sub(LossConfig, raw.get("loss", {}), "loss")
+    d["lora"] = _sub(LoRAConfig, raw.get("lora", {}), "lora")
     for k in ("train", "dev", "tasks", "freeze"):
         if k in d:
             d[k] = tuple([d[k]] if isinstance(d[k], str) else d[k])
@@ -98,6 +105,9 @@ def _check_choices(cfg: TrainConfig) -> None:
     bad = [f for f in cfg.freeze if f not in ("encoder", "adapter", "llm")]
     if bad:
         raise ValueError(f"freeze: unknown part(s) {bad}; choose from encoder, adapter, llm")
+    cfg.lora.validate()
+    if cfg.lora.enabled and "llm" in cfg.freeze:
+        raise ValueError("freeze: [llm] and lora.r > 0 contradict each other: LoRA trains inside the LLM")
     if cfg.precision not in ("fp32", "bf16"):
         raise ValueError(f"precision={cfg.precision!r}: choose fp32 or bf16")
     if cfg.device not in ("auto", "cpu", "cuda"):

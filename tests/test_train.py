@@ -19,9 +19,13 @@ PAIRS = [("the old man reads a book", "der alte mann liest ein buch"),
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
+    return tiny_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def tiny_corpus(d):
+    """Four utterances of real espeak-ng speech and their manifest in folder `d`."""
     from conftest import espeak
 
-    d = tmp_path_factory.mktemp("corpus")
     rows = []
     for i, (en, de) in enumerate(PAIRS):
         wav = espeak(en, d / f"raw{i}.wav")

@@ -48,13 +48,13 @@ def stream(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> StreamRun:
 
 
 def state_bytes(state: StreamState) -> int:
-    enc = [t for c in state.encoder.caches for t in (c.k, c.v) if t is not None]
+    enc_bytes = sum(c.nbytes for c in state.encoder.caches)
     cache = state.lm.cache
     if hasattr(cache, "layers"):  # transformers 5
         lm = [t for layer in cache.layers for t in (layer.keys, layer.values) if t is not None]
     else:  # transformers 4
         lm = [*cache.key_cache, *cache.value_cache]
-    return sum(t.numel() * t.element_size() for t in enc + lm)
+    return enc_bytes + sum(t.numel() * t.element_size() for t in lm)
 
 
 def percentiles(ms: list[float]) -> dict:
