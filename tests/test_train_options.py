@@ -88,3 +88,19 @@ def test_tensorboard_events_hold_the_logged_losses(manifest, tmp_path):
     for step, value in logged.items():
         assert read[step] == pytest.approx(value, rel=1e-6)
     assert [e.step for e in events.Scalars("dev/bleu")] == [4]
+
+
+def test_bf16_training_learns_and_resumes_where_the_cpu_has_bf16_kernels(manifest, tmp_path, capsys):
+    """The recipe trains in bf16 autocast; where oneDNN has no bf16 kernels it must say so and train in fp32."""
+    from speech_proactive.train import usable_precision
+
+    fast = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    cfg = tiny_cfg(manifest, tmp_path / "straight", precision="bf16")
+    assert usable_precision(cfg, torch.device("cpu")).precision == ("bf16" if fast else "fp32")
+    train(cfg)
+    assert ("training in fp32" in capsys.readouterr().err) != fast
+    killed = tmp_path / "killed"
+    train(tiny_cfg(manifest, killed, precision="bf16"), stop_at_step=3)
+    train(tiny_cfg(manifest, killed, precision="bf16"), resume_run=True)
+    a, b = losses(tmp_path / "straight"), losses(killed)
+    assert a[4] == pytest.approx(b[4], rel=1e-5) and a[4] < a[1]
