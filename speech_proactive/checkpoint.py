@@ -61,17 +61,14 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
 
 def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, train_state: dict[str, Any] | None
                   ) -> None:
-    from safetensors.torch import save_file
-
     audio_state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
     audio_state |= {f"adapter.{k}": v for k, v in model.adapter.state_dict().items()}
     audio_state |= {f"ctc.{k}": v for k, v in model.ctc_head.state_dict().items()}
-    save_file({k: v.detach().contiguous().cpu() for k, v in audio_state.items()}, str(tmp / AUDIO_WEIGHTS))
+    _save_tensors(audio_state, tmp / AUDIO_WEIGHTS)
     llm = model.lm.model
     if model.lora is not None:  # the LLM's own weights where every tool expects them, the update beside them
         llm.save_pretrained(str(tmp / "llm"), state_dict=lora.base_state(llm))
-        save_file({k: v.detach().contiguous().cpu() for k, v in lora.lora_state(llm).items()},
-                  str(tmp / lora.LORA_WEIGHTS))
+        _save_tensors(lora.lora_state(llm), tmp / lora.LORA_WEIGHTS)
     else:
         llm.save_pretrained(str(tmp / "llm"))
     model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
@@ -89,6 +86,12 @@ def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, trai
     if model.lora is not None:
         manifest["lora"] = model.lora.to_dict()
     (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _save_tensors(state: dict[str, torch.Tensor], file: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(file))
 
 
 def replace_dir(src: Path, dst: Path) -> None:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speech_proactive.config import EncoderConfig
-from speech_proactive.kv_cache import grown
+from speech_proactive.kv_cache import GrowingKV
 
 CONV_LEFT_CONTEXT = 2  # mel frames: conv2's first output needs conv1 frame -1, which needs mel frames -2..0
 
@@ -78,37 +78,8 @@ class ResidualAttentionBlock(nn.Module):
         return x + self.mlp(self.mlp_ln(x))
 
 
-@dataclass
-class LayerCache:
-    """K and V of every frame so far, [B, H, n, D/H]. They live in buffers that double when full, so a chunk
-    copies only its own frames: a torch.cat per chunk would copy the whole cache each time, O(n^2) over a
-    stream and the largest cost that grew with the stream's length."""
-
-    k_buffer: Tensor | None = None
-    v_buffer: Tensor | None = None
-    n: int = 0
-
-    @property
-    def k(self) -> Tensor | None:
-        return None if self.k_buffer is None else self.k_buffer[:, :, :self.n]
-
-    @property
-    def v(self) -> Tensor | None:
-        return None if self.v_buffer is None else self.v_buffer[:, :, :self.n]
-
-    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        end = self.n + k.shape[2]
-        if self.k_buffer is None or end > self.k_buffer.shape[2]:
-            self.k_buffer, self.v_buffer = grown(self.k, k, end), grown(self.v, v, end)
-        self.k_buffer[:, :, self.n:end] = k
-        self.v_buffer[:, :, self.n:end] = v
-        self.n = end
-        return self.k, self.v
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held, spare capacity included."""
-        return sum(b.numel() * b.element_size() for b in (self.k_buffer, self.v_buffer) if b is not None)
+# per-layer K/V of a stream: a chunk sees all earlier frames, and copies only its own into the cache
+LayerCache = GrowingKV
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""A transformers cache layer whose keys and values grow in place, in buffers that double when full.
+"""Key/value caches that grow in place, in buffers that double when full: `GrowingKV` for the encoder's
+layers, and `GrowingLayer`, the same thing behind transformers' cache-layer interface, for the LLM.
 
 transformers' DynamicLayer appends with torch.cat, which copies the whole cache at every forward: over a long
-stream that copy grows with everything heard and became a large part of a late chunk's cost. Here a forward
+stream that copy grows with everything heard (measured: a small part of a late chunk's cost on a quiet CPU,
+eval/BENCHMARKS.md "Session 5"). Here a forward
 copies only its own entries (amortised O(1) per entry); `keys`/`values` are views of the filled part, so
 attention reads exactly what DynamicLayer would give it, and `crop` (the session's undo of a peek) is a
 length change.
@@ -9,66 +11,93 @@ length change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor
 from transformers.cache_utils import DynamicLayer
 
 
-class GrowingLayer(DynamicLayer):
-    def __init__(self, **kwargs):
-        self._k: Tensor | None = None
-        self._v: Tensor | None = None
-        self._n = 0
-        super().__init__(**kwargs)
+@dataclass
+class GrowingKV:
+    """K and V [B, H, n, D] of one attention layer, in buffers that double when full."""
+
+    k_buffer: Tensor | None = None
+    v_buffer: Tensor | None = None
+    n: int = 0
 
     @property
-    def keys(self) -> Tensor | None:
-        return None if self._k is None else self._k[:, :, :self._n]
-
-    @keys.setter
-    def keys(self, value: Tensor | None) -> None:  # transformers sets it to reset or replace the layer
-        self._k, self._n = value, 0 if value is None else value.shape[-2]
+    def k(self) -> Tensor | None:
+        return None if self.k_buffer is None else self.k_buffer[:, :, :self.n]
 
     @property
-    def values(self) -> Tensor | None:
-        return None if self._v is None else self._v[:, :, :self._n]
+    def v(self) -> Tensor | None:
+        return None if self.v_buffer is None else self.v_buffer[:, :, :self.n]
 
-    @values.setter
-    def values(self, value: Tensor | None) -> None:
-        self._v = value
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        end = self.n + k.shape[2]
+        if self.k_buffer is None or end > self.k_buffer.shape[2]:
+            self.k_buffer, self.v_buffer = _grown(self.k, k, end), _grown(self.v, v, end)
+        self.k_buffer[:, :, self.n:end] = k
+        self.v_buffer[:, :, self.n:end] = v
+        self.n = end
+        return self.k, self.v
 
-    def lazy_initialization(self, key_states: Tensor, value_states: Tensor) -> None:
-        self.device = key_states.device
-        self._k, self._v, self._n = None, None, 0
-        self.is_initialized = True
-
-    def update(self, key_states: Tensor, value_states: Tensor, *args, **kwargs) -> tuple[Tensor, Tensor]:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-        n, end = self._n, self._n + key_states.shape[-2]
-        if self._k is None or end > self._k.shape[-2]:
-            self._k, self._v = grown(self.keys, key_states, end), grown(self.values, value_states, end)
-        self._k[:, :, n:end] = key_states
-        self._v[:, :, n:end] = value_states
-        self._n = end
-        return self.keys, self.values
-
-    def get_seq_length(self) -> int:
-        return self._n if self.is_initialized else 0
-
-    def crop(self, tokens_to_remove: int) -> None:
-        if tokens_to_remove > 0:
-            raise ValueError(f"crop({tokens_to_remove}): pass minus the number of entries to remove")
-        if self.is_initialized:
-            self._n = max(0, self._n + tokens_to_remove)
+    @property
+    def nbytes(self) -> int:
+        """Memory held, spare capacity included."""
+        return sum(b.numel() * b.element_size() for b in (self.k_buffer, self.v_buffer) if b is not None)
 
 
-def grown(old: Tensor | None, new: Tensor, need: int) -> Tensor:
+def _grown(old: Tensor | None, new: Tensor, need: int) -> Tensor:
     """A [B, H, 2 * need, D] buffer shaped like `new` holding `old` in front: doubling keeps appends
     amortised O(1) per entry."""
     buf = new.new_empty(*new.shape[:2], 2 * need, new.shape[3])
     if old is not None:
         buf[:, :, :old.shape[-2]] = old
     return buf
+
+
+class GrowingLayer(DynamicLayer):
+    """transformers' cache-layer interface over a GrowingKV."""
+
+    def __init__(self, **kwargs):
+        self.kv = GrowingKV()
+        super().__init__(**kwargs)
+
+    @property
+    def keys(self) -> Tensor | None:
+        return self.kv.k
+
+    @keys.setter
+    def keys(self, value: Tensor | None) -> None:  # transformers sets it to reset or replace the layer
+        self.kv.k_buffer, self.kv.n = value, 0 if value is None else value.shape[-2]
+
+    @property
+    def values(self) -> Tensor | None:
+        return self.kv.v
+
+    @values.setter
+    def values(self, value: Tensor | None) -> None:
+        self.kv.v_buffer = value
+
+    def lazy_initialization(self, key_states: Tensor, value_states: Tensor) -> None:
+        self.device = key_states.device
+        self.kv = GrowingKV()
+        self.is_initialized = True
+
+    def update(self, key_states: Tensor, value_states: Tensor, *args, **kwargs) -> tuple[Tensor, Tensor]:
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        return self.kv.append(key_states, value_states)
+
+    def get_seq_length(self) -> int:
+        return self.kv.n if self.is_initialized else 0
+
+    def crop(self, tokens_to_remove: int) -> None:
+        if tokens_to_remove > 0:
+            raise ValueError(f"crop({tokens_to_remove}): pass minus the number of entries to remove")
+        if self.is_initialized:
+            self.kv.n = max(0, self.kv.n + tokens_to_remove)
 
 
 def growing_cache(config) -> object:
@@ -79,4 +108,3 @@ def growing_cache(config) -> object:
     cache = DynamicCache(config=config)
     cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
-
