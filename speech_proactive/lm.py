@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from speech_proactive import layout
+from speech_proactive import layout, lean_lm
 from speech_proactive.kv_cache import growing_cache
 from speech_proactive.layout import Entries
 
@@ -58,7 +58,9 @@ def source_attention(attentions: tuple[Tensor, ...], key_kind: Tensor, query: in
 
 
 class StreamingLM(nn.Module):
-    def __init__(self, model: nn.Module, target_position_offset: int = 0):
+    def __init__(self, model: nn.Module, target_position_offset: int = 0, lean: bool | None = None):
+        """lean: streaming steps through `lean_lm.forward` (same result, less per-call overhead); by default
+        wherever the model's family supports it."""
         super().__init__()
         if not hasattr(model, "get_input_embeddings"):
             raise TypeError(f"{type(model).__name__} is not a Hugging Face causal LM")
@@ -68,6 +70,10 @@ class StreamingLM(nn.Module):
         # transformers 5 renamed `past_key_values` to `cache`
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._fast_kernel = model.config._attn_implementation  # sdpa, unless the model was loaded otherwise
+        self.lean = lean_lm.supports(model) if lean is None else lean
+        if self.lean and not lean_lm.supports(model):
+            raise ValueError(f"lean streaming forward: {model.config.model_type} models are not supported "
+                             f"(supported: {', '.join(lean_lm.LEAN_MODEL_TYPES)}, full attention only)")
 
     @property
     def hidden_size(self) -> int:
@@ -171,8 +177,7 @@ class StreamingLM(nn.Module):
         embeds = torch.cat([vectors, self.embed(torch.tensor([token_id], device=vectors.device))])
         out = self._append(state, embeds, entries, attentions)
         state.n_source, state.n_target = n_source, state.n_target + 1
-        rows = tuple(a[:, :, -1:] for a in out.attentions) if attentions else None
-        return LMOutput(out.logits[:, -1:], out.hidden[:, -1:], rows)
+        return out
 
     @staticmethod
     def _source_entries(state: LMState, n: int) -> Entries:
@@ -199,10 +204,19 @@ class StreamingLM(nn.Module):
         return source_attention(out.attentions, state.entries.kind, -1)
 
     def _append(self, state: LMState, embeds: Tensor, entries: Entries, attentions: bool = False) -> LMOutput:
+        """Append entries to the cache; outputs of the LAST new entry only ([1, 1, ...]): no streaming call
+        needs the others, and the vocabulary head over every source vector read would be most of a READ."""
         keys = state.entries.cat(entries)
-        out = self.run(embeds[None], [entries], [keys], [state.n_prefix], cache=state.cache, attentions=attentions)
+        if self.lean:
+            pos = entries.positions(state.n_prefix, self.target_position_offset)
+            hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], layout.allowed(entries, keys), pos,
+                                           state.cache, attentions)
+        else:
+            out = self._decoder(embeds[None], [entries], [keys], [state.n_prefix], state.cache, attentions)
+            hidden, attn = out.last_hidden_state, out.attentions if attentions else None
         state.entries = keys
-        return out
+        last = hidden[:, -1:]
+        return LMOutput(self.logits(last), last, tuple(a[:, :, -1:] for a in attn) if attn else None)
 
     def _device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device

@@ -4,7 +4,7 @@
 #   stage 2  train the model                    runs/qa-default/ (resumes a killed run)
 #   stage 3  train the probe decision head      runs/qa-default/bundle/probe.pt (when a policy uses it)
 #   stage 4  evaluate on the test splits        runs/qa-default/eval/results.md (EM/F1, answer latency)
-# Variables: N_PASSAGES=3000, CONFIG=recipes/qa/default.yaml, RUN=runs/qa-default, STAGE=1,
+# Variables: N_PASSAGES=3000, DATA=data/qa, CONFIG=recipes/qa/default.yaml, RUN=runs/qa-default, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options), POLICIES="offline wait-k:2,4" (evaluation grid),
 #            EVAL_LIMIT=100 (passages per test set), JOBS=2, PROBE_LIMIT=400 (training passages for the probe)
 set -euo pipefail
@@ -16,7 +16,7 @@ CONFIG=${CONFIG:-recipes/qa/default.yaml}
 RUN=${RUN:-runs/qa-default}
 STAGE=${STAGE:-1}
 OVERRIDES=${OVERRIDES:-}
-DATA=data/qa
+DATA=${DATA:-data/qa}
 # wait-k in chunks of 320 ms: a passage lasts ~20 chunks, so k spans answering after 1/4 to 3/4 of it
 POLICIES=${POLICIES:-"offline wait-k:4,8,12,16 entropy:q0.5,q0.7,q0.9 attention:q0.5,q0.9 probe:q0.5,q0.9 oracle"}
 t_start=$(date +%s)

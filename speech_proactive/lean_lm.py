@@ -1,0 +1,97 @@
+"""A lean forward of a Llama/Qwen2-layout decoder for streaming steps.
+
+The same modules, weights and arithmetic as the Hugging Face forward, without its per-call machinery: mask
+preprocessing, the attention-interface lookup, kwargs plumbing through every layer, output records. A
+streaming step of a small model is a few entries through a few layers, so that machinery is most of its cost
+(measured in eval/BENCHMARKS.md, "Session 6"). It is also the shape a GPU decode path needs: plain tensor
+operations over a cache the caller owns.
+
+`supports(model)` says whether a model has the layout this code assumes; `StreamingLM` falls back to the
+Hugging Face forward otherwise. tests/test_lean_lm.py keeps the two equal (logits, hidden states, attention
+weights, through reads, writes and undos).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# Families whose decoder layers are input_layernorm -> self_attn (q/k/v/o_proj, rotate-half RoPE) -> residual
+# -> post_attention_layernorm -> mlp -> residual, with one rotary table for all layers.
+LEAN_MODEL_TYPES = ("qwen2", "llama")
+
+
+def supports(model: nn.Module) -> bool:
+    """True for a Hugging Face causal LM this forward reproduces: a listed family, full attention in every
+    layer (no sliding window), no extra per-head norms (as Qwen3 has)."""
+    cfg = model.config
+    if cfg.model_type not in LEAN_MODEL_TYPES:
+        return False
+    if any(t != "full_attention" for t in getattr(cfg, "layer_types", None) or ()):
+        return False
+    decoder = model.get_decoder()
+    attn = decoder.layers[0].self_attn
+    return not hasattr(attn, "q_norm") and hasattr(decoder, "rotary_emb")
+
+
+def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor, positions: Tensor, cache,
+            attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+    """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
+    cache whose `layers[i].update(k, v)` returns the whole layer's K/V).
+
+    allow: bool [n, n_keys] (True = may attend), n_keys = entries already cached + n.
+    positions: [n] RoPE position of each new entry.
+    Returns the last layer's hidden states [1, n, D] after the final norm, and with `attentions` the attention
+    weights of every layer [1, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
+    """
+    cos, sin = decoder.rotary_emb(embeds, positions[None].to(embeds.device))
+    allow = allow.to(embeds.device)
+    x, weights = embeds, []
+    for i, layer in enumerate(decoder.layers):
+        h, w = _attention(layer.self_attn, layer.input_layernorm(x), cos, sin, cache.layers[i], allow, attentions)
+        x = x + h
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+        weights.append(w)
+    return decoder.norm(x), tuple(weights) if attentions else None
+
+
+def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache, allow: Tensor,
+               want_weights: bool) -> tuple[Tensor, Tensor | None]:
+    n = x.shape[1]
+    q = _heads(attn.q_proj(x), attn.head_dim)
+    k = _heads(attn.k_proj(x), attn.head_dim)
+    v = _heads(attn.v_proj(x), attn.head_dim)
+    q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+    k, v = layer_cache.update(k, v)
+    groups = attn.num_key_value_groups
+    if want_weights:
+        out, w = _eager(q, _repeat(k, groups), _repeat(v, groups), allow, attn.scaling)
+    else:
+        out, w = F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling,
+                                                enable_gqa=groups > 1), None
+    return attn.o_proj(out.transpose(1, 2).reshape(1, n, -1)), w
+
+
+def _heads(x: Tensor, head_dim: int) -> Tensor:
+    return x.view(*x.shape[:2], -1, head_dim).transpose(1, 2)
+
+
+def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate-half RoPE (cos/sin [1, n, head_dim] from the model's own rotary table)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None] + rotated * sin[:, None]
+
+
+def _repeat(x: Tensor, groups: int) -> Tensor:
+    """Grouped-query K/V [1, H_kv, S, d] -> one copy per query head [1, H_kv * groups, S, d]."""
+    return x if groups == 1 else x.repeat_interleave(groups, dim=1)
+
+
+def _eager(q: Tensor, k: Tensor, v: Tensor, allow: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    """Attention with its weights: softmax in fp32 over the masked scores, as the eager kernel does."""
+    scores = torch.matmul(q, k.transpose(2, 3)) * scale
+    scores = scores.masked_fill(~allow, torch.finfo(scores.dtype).min)
+    w = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    return torch.matmul(w, v), w
