@@ -32,6 +32,7 @@ class LossConfig:
     top_k: int = 100
     n_students: int = 1  # student copies (each with its own schedule) per example
     latency_skew: float = 0.0  # schedules.sample_schedule
+    random_allocation: bool = False  # schedules.sample_schedule: every monotone schedule equally likely (QA)
     ctc_weight: float = 0.0  # auxiliary CTC against the source transcript (ctc.py; 0: off)
 
     @property
@@ -74,7 +75,7 @@ def student_schedule(model: SpeechLLM, n_vectors: int, n_mel: int, n_positions: 
                      generator: torch.Generator | None) -> Tensor:
     """A read schedule over audio chunks (the streaming unit), expressed in source vectors."""
     n_chunks = -(-n_mel // model.cfg.encoder.chunk_mel_frames)
-    phi = sample_schedule(n_chunks, n_positions, generator, cfg.latency_skew)
+    phi = sample_schedule(n_chunks, n_positions, generator, cfg.latency_skew, cfg.random_allocation)
     return units_to_vectors(phi, model.vectors_per_chunk, n_vectors)
 
 

@@ -5,6 +5,14 @@ phi(j) = Delta_0 + ... + Delta_j, so phi is monotone and phi(L) = M (the last po
 has heard everything). Uniform w gives schedules around the diagonal. `latency_skew` > 0 puts the weight on the
 early bins, so most audio is read before the first target tokens (a cautious, high-latency writer); < 0 puts it
 on the late bins (an eager, low-latency writer).
+
+`random_allocation` draws w itself per schedule from a flat Dirichlet (times the skew's weights), which makes
+every monotone schedule equally likely (Dirichlet-multinomial with all concentrations 1). Why: with a fixed w,
+Delta_0 ~ Binomial(M, 1/(L+1)) concentrates, so for a short target (a spoken-QA answer of one or two tokens,
+L+1 = 2 or 3 bins over ~20 chunks) the first token is trained only on prefixes near 1/(L+1) of the audio
+(50% +- 11% for L = 1). The model then never learns what a prefix of 10% or 90% does or does not answer, which
+is exactly what a head needs to sense. For translation (L of 10-30 tokens) the fixed w's diagonal is the right
+prior and stays the default.
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ def allocation_weights(n_positions: int, latency_skew: float = 0.0) -> Tensor:
 
 
 def sample_schedule(n_units: int, n_positions: int, generator: torch.Generator | None = None,
-                    latency_skew: float = 0.0) -> Tensor:
+                    latency_skew: float = 0.0, random_allocation: bool = False) -> Tensor:
     """phi [n_positions]: source units visible at each target position; monotone, phi[-1] == n_units."""
     if n_positions < 1 or n_units < 0:
         raise ValueError(f"need n_positions >= 1 and n_units >= 0, got {n_positions}, {n_units}")
     w = allocation_weights(n_positions, latency_skew)
+    if random_allocation:  # flat Dirichlet: normalised standard exponentials
+        w = w * -torch.log1p(-torch.rand(n_positions, generator=generator))
+        w = w / w.sum()
     if n_units == 0:
         return torch.zeros(n_positions, dtype=torch.long)
     bins = torch.multinomial(w, n_units, replacement=True, generator=generator)

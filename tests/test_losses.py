@@ -28,6 +28,22 @@ def test_skew_shifts_mass():
     assert torch.isclose(allocation_weights(5, 0.0), torch.full((5,), 0.2)).all()
 
 
+def test_random_allocation_spreads_a_short_targets_first_read():
+    """One answer token + EOS over 20 chunks: the fixed allocation trains the answer on prefixes near half the
+    audio only; the random one on every prefix length, equally often (uniform over monotone schedules)."""
+    g = torch.Generator().manual_seed(0)
+    n = 4000
+    fixed = torch.stack([sample_schedule(20, 2, g) for _ in range(n)])[:, 0]
+    spread = torch.stack([sample_schedule(20, 2, g, random_allocation=True) for _ in range(n)])
+    assert bool((spread[:, 1] == 20).all())
+    counts = torch.bincount(spread[:, 0], minlength=21).float()
+    assert len(counts) == 21 and bool((counts > 0.6 * n / 21).all()) and bool((counts < 1.4 * n / 21).all())
+    assert float(((fixed <= 4) | (fixed >= 16)).float().mean()) < 0.02  # the fixed w almost never goes there
+    for m, k in [(0, 1), (7, 3), (30, 12)]:
+        phi = sample_schedule(m, k, g, random_allocation=True)
+        assert len(phi) == k and int(phi[-1]) == m and bool((phi[1:] >= phi[:-1]).all())
+
+
 def test_units_to_vectors_caps_partial_last_chunk():
     assert units_to_vectors(torch.tensor([0, 1, 3]), 4, 10).tolist() == [0, 4, 10]
 
