@@ -119,3 +119,33 @@ def test_simuleval_lists_refuse_a_text_that_would_shift_the_lines(qa_dir, tmp_pa
     with pytest.raises(ValueError, match="line break"):
         write_lists(bad, tmp_path / "lists")
     assert not (tmp_path / "lists" / "source.txt").exists()  # nothing half-written
+
+
+def test_qa_timeline_equals_a_stream_stopped_after_each_chunk(model, qa_dir, capsys):
+    """The timeline's entropy after c chunks is what a session peeking after c chunks sees; the CLI prints it."""
+    from speech_proactive import audio, qa_timeline
+    from speech_proactive.frontend import log_mel
+    from speech_proactive.lm import LMState
+
+    m = read_manifest(qa_dir / "all.jsonl")
+    u = m.rows[0]
+    mel = log_mel(audio.load_audio(m.audio_path(u)), model.cfg.frontend)
+    t = qa_timeline.timeline(model, mel, u)
+    with torch.no_grad():
+        source = model.source_vectors(mel[None])[0]
+        assert len(t.entropy) == -(-len(source) // model.vectors_per_chunk) >= 2
+        for c in (1, len(t.entropy)):
+            st = LMState()
+            model.lm.start(st, model.prompt_ids(TaskSpec("qa", "en", "en", u.question)))
+            model.lm.read(st, source[:c * model.vectors_per_chunk])
+            log_p = torch.log_softmax(model.lm.write(st, model.start_id).logits[0, -1].float(), -1)
+            assert float(-(log_p.exp() * log_p).sum()) == pytest.approx(t.entropy[c - 1], abs=1e-4)
+    assert 1 <= t.ideal_chunk <= len(t.entropy) and t.position in ("early", "middle", "end")
+
+
+def test_qa_timeline_cli_prints_the_table(bundle, qa_dir, capsys):
+    from speech_proactive import qa_timeline
+
+    assert qa_timeline.main(["--model", str(bundle), "--manifest", str(qa_dir / "all.jsonl"), "--limit", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "after the evidence" in out and "+0 chunks" in out and "nats" in out
