@@ -4,14 +4,14 @@
 #   stage 2  train the model                    runs/qa-default/ (resumes a killed run)
 #   stage 3  train the probe decision head      runs/qa-default/bundle/probe.pt (when a policy uses it)
 #   stage 4  evaluate on the test splits        runs/qa-default/eval/results.md (EM/F1, answer latency)
-# Variables: N_PASSAGES=3000, DATA=data/qa, CONFIG=recipes/qa/default.yaml, RUN=runs/qa-default, STAGE=1,
+# Variables: N_PASSAGES=6000, DATA=data/qa, CONFIG=recipes/qa/default.yaml, RUN=runs/qa-default, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options), POLICIES="offline wait-k:2,4" (evaluation grid),
 #            EVAL_LIMIT=100 (passages per test set), JOBS=2, PROBE_LIMIT=400 (training passages for the probe)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
 PY=.venv/bin/python
-N_PASSAGES=${N_PASSAGES:-3000}
+N_PASSAGES=${N_PASSAGES:-6000}
 CONFIG=${CONFIG:-recipes/qa/default.yaml}
 RUN=${RUN:-runs/qa-default}
 STAGE=${STAGE:-1}
@@ -22,10 +22,12 @@ POLICIES=${POLICIES:-"offline wait-k:4,8,12,16 entropy:q0.5,q0.7,q0.9 attention:
 t_start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
-if [ "$STAGE" -le 1 ] && [ ! -f "$DATA/.done" ]; then
-  say "stage 1: building the spoken QA corpus in $DATA"
+# .done holds the passage count it was built with: another count rebuilds (synthesis resumes, and a smaller
+# seeded corpus is the start of a larger one, so only the new passages are spoken)
+if [ "$STAGE" -le 1 ] && [ "$(cat "$DATA/.done" 2>/dev/null)" != "$N_PASSAGES" ]; then
+  say "stage 1: building the spoken QA corpus in $DATA ($N_PASSAGES passages)"
   $PY -m speech_proactive.data.qa_corpus --out "$DATA" --n "$N_PASSAGES"
-  touch "$DATA/.done"
+  echo "$N_PASSAGES" > "$DATA/.done"
 fi
 
 if [ "$STAGE" -le 2 ] && [ ! -f "$RUN/.done" ]; then
