@@ -70,8 +70,9 @@ class StreamingLM(nn.Module):
         # transformers 5 renamed `past_key_values` to `cache`
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._fast_kernel = model.config._attn_implementation  # sdpa, unless the model was loaded otherwise
-        self.lean = lean_lm.supports(model) if lean is None else lean
-        if self.lean and not lean_lm.supports(model):
+        supported = lean_lm.supports(model)
+        self.lean = supported if lean is None else lean
+        if self.lean and not supported:
             raise ValueError(f"lean streaming forward: {model.config.model_type} models are not supported "
                              f"(supported: {', '.join(lean_lm.LEAN_MODEL_TYPES)}, full attention only)")
 

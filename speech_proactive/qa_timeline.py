@@ -25,6 +25,7 @@ from speech_proactive.data.manifest import Utterance, read_manifest
 from speech_proactive.decode import task_of
 from speech_proactive.frontend import log_mel
 from speech_proactive.model import SpeechLLM
+from speech_proactive.policies import token_entropy
 from speech_proactive.probe_data import partial_views
 
 OFFSETS = range(-3, 7)  # chunks after the one that completes the evidence
@@ -48,8 +49,7 @@ def timeline(model: SpeechLLM, mel: torch.Tensor, u: Utterance) -> Timeline:
     n_chunks = -(-len(source) // model.vectors_per_chunk)
     ref = model.target_ids(u.tgt_text)  # <start> y_1 ..: query <start> predicts the first answer token
     views = partial_views(model, model.prompt_ids(task_of(u)), source, ref[:1], list(range(1, n_chunks + 1)))
-    log_p = torch.log_softmax(views.logits[:, 0].float(), dim=-1)
-    entropy = -(log_p.exp() * log_p).sum(-1)
+    entropy = token_entropy(views.logits[:, 0])  # what the entropy head reads
     correct = views.logits[:, 0].argmax(-1) == ref[1]
     ideal = min(n_chunks, math.ceil(u.tgt_ideal_ms[-1] / model.cfg.encoder.chunk_ms))
     return Timeline((u.meta or {}).get("position", "all"), ideal, entropy.tolist(), correct.tolist())

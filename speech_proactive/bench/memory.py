@@ -2,7 +2,8 @@
 and, on CUDA, allocated memory.
 
 The session window is the live demo's: a segment ends at most `SegmenterConfig.max_segment_ms` into the stream
-(or at a pause), its output is flushed and the session is reset (live/segmenter.py). The bench cuts at the
+(or at a pause), its output is flushed and the session is reset (live/segmenter.py); here each segment
+gets a fresh session, which holds the same state. The bench cuts at the
 maximum length only: synthetic audio has no pauses, and the longest segment is the bound that matters.
 """
 
@@ -16,10 +17,9 @@ import torch
 from speech_proactive import audio
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import MIB, Runtime, peak_rss_mib, rss_mib
-from speech_proactive.bench.streaming import BENCH_DECODE, WINDOW_S, bench_policy, percentiles, state_bytes, stream
+from speech_proactive.bench.streaming import WINDOW_S, percentiles, stream
 from speech_proactive.live.segmenter import SegmenterConfig
 from speech_proactive.model import SpeechLLM
-from speech_proactive.session import Session
 
 
 def memory(model: SpeechLLM, rt: Runtime, plan: Plan) -> dict:
@@ -51,21 +51,15 @@ def _unbounded(model: SpeechLLM, samples: np.ndarray, rt: Runtime, stream_s: flo
 
 
 def _windowed(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> dict:
-    """The same audio cut into segments of the live demo's maximum length, one session reset between them."""
+    """The same audio cut into segments of the live demo's maximum length, each through a fresh session (what
+    the segmenter's reset gives)."""
     segment_ms = SegmenterConfig().max_segment_ms
-    n_chunk, n_segment = audio.ms_to_samples(model.cfg.encoder.chunk_ms), audio.ms_to_samples(segment_ms)
+    n_segment = audio.ms_to_samples(segment_ms)
     before = rss_mib()
-    session, times, kv_max, segment_p95 = Session(model, bench_policy(), options=BENCH_DECODE), [], 0, []
-    with rt.autocast():
-        for s0 in range(0, len(samples), n_segment):
-            seg = samples[s0:s0 + n_segment]
-            seg_times = [rt.time_ms(lambda s=s: session.push_audio(seg[s:s + n_chunk], finished=s + n_chunk >= len(seg)))
-                         for s in range(0, len(seg), n_chunk)]
-            kv_max = max(kv_max, state_bytes(session.state))
-            segment_p95.append(percentiles(seg_times)["p95_ms"])
-            times += seg_times
-            session.reset()
-    return {"segment_s": segment_ms / 1000, "n_segments": len(segment_p95), "kv_state_max_mib": kv_max / MIB,
+    runs = [stream(model, samples[s0:s0 + n_segment], rt) for s0 in range(0, len(samples), n_segment)]
+    return {"segment_s": segment_ms / 1000, "n_segments": len(runs),
+            "kv_state_max_mib": max(r.state_bytes for r in runs) / MIB,
             "rss_before_mib": before, "rss_end_mib": rss_mib(), "rss_peak_mib": peak_rss_mib(),
-            "p95_ms_first_segment": segment_p95[0], "p95_ms_last_segment": segment_p95[-1],
-            "rtf": sum(times) / (len(samples) / audio.SAMPLE_RATE * 1000)}
+            "p95_ms_first_segment": percentiles(runs[0].chunk_ms)["p95_ms"],
+            "p95_ms_last_segment": percentiles(runs[-1].chunk_ms)["p95_ms"],
+            "rtf": sum(sum(r.chunk_ms) for r in runs) / (len(samples) / audio.SAMPLE_RATE * 1000)}
