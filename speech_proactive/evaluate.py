@@ -178,7 +178,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="training manifests: also score copy-source and nearest-neighbour lookup")
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
     p.add_argument("--shard", default="0/1", help="I/N: decode only the I-th of N equal utterance ranges")
-    p.add_argument("--jobs", type=int, default=1, help="decoding processes (each uses one thread)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="decoding processes; several use one thread each, one uses torch's default (every core)")
     p.add_argument("--out", type=Path, help="folder for results.json, results.md, curve.png, decoded/")
     p.add_argument("--merge", type=Path, nargs="+", help="score the decoded/ folders of finished shards together")
     args = p.parse_args(argv)

@@ -35,33 +35,67 @@ def supports(model: nn.Module) -> bool:
     return not hasattr(attn, "q_norm") and hasattr(decoder, "rotary_emb")
 
 
+class RopeTable:
+    """cos/sin rows of the model's own rotary module for every position up to the largest asked, computed once
+    and indexed per step. The default RoPE is elementwise in the position, so a row equals what a per-call
+    computation gives; other RoPE types (dynamic scaling depends on the sequence) are computed per call."""
+
+    def __init__(self, rotary: nn.Module):
+        self.rotary = rotary
+        self.cos: Tensor | None = None
+        self.sin: Tensor | None = None
+
+    def __call__(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        positions = positions.to(x.device)
+        if getattr(self.rotary, "rope_type", "default") != "default":
+            return self.rotary(x, positions[None])
+        need = int(positions.max()) + 1
+        if self.cos is None or need > len(self.cos) or self.cos.dtype != x.dtype or self.cos.device != x.device:
+            cos, sin = self.rotary(x, torch.arange(max(2 * need, 256), device=x.device)[None])
+            self.cos, self.sin = cos[0], sin[0]
+        return self.cos[positions][None], self.sin[positions][None]
+
+
 def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor, positions: Tensor, cache,
-            attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+            attentions: bool = False, rope: RopeTable | None = None) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
     cache whose `layers[i].update(k, v)` returns the whole layer's K/V).
 
     allow: bool [n, n_keys] (True = may attend), n_keys = entries already cached + n.
     positions: [n] RoPE position of each new entry.
+    rope: a table to reuse between calls (`RopeTable(decoder.rotary_emb)`); without it cos/sin are computed here.
     Returns the last layer's hidden states [1, n, D] after the final norm, and with `attentions` the attention
     weights of every layer [1, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
     """
-    cos, sin = decoder.rotary_emb(embeds, positions[None].to(embeds.device))
-    allow = allow.to(embeds.device)
+    cos, sin = (rope or RopeTable(decoder.rotary_emb))(embeds, positions)
+    # A query that may see every key needs no mask (a streaming write always can): SDPA skips the masking pass.
+    allow = None if bool(allow.all()) else allow.to(embeds.device)
     x, weights = embeds, []
     for i, layer in enumerate(decoder.layers):
-        h, w = _attention(layer.self_attn, layer.input_layernorm(x), cos, sin, cache.layers[i], allow, attentions)
+        h, w = _attention(layer.self_attn, _rms_norm(layer.input_layernorm, x), cos, sin, cache.layers[i], allow,
+                          attentions)
         x = x + h
-        x = x + layer.mlp(layer.post_attention_layernorm(x))
+        x = x + _mlp(layer.mlp, _rms_norm(layer.post_attention_layernorm, x))
         weights.append(w)
-    return decoder.norm(x), tuple(weights) if attentions else None
+    return _rms_norm(decoder.norm, x), tuple(weights) if attentions else None
+
+
+def _rms_norm(norm: nn.Module, x: Tensor) -> Tensor:
+    """Qwen2/Llama RMSNorm (normalised in fp32, scaled in the input's dtype) as one fused kernel."""
+    h = F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon)
+    return norm.weight * h.to(x.dtype)
+
+
+def _mlp(mlp: nn.Module, x: Tensor) -> Tensor:
+    return _linear(mlp.down_proj, mlp.act_fn(_linear(mlp.gate_proj, x)) * _linear(mlp.up_proj, x))
 
 
 def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache, allow: Tensor,
                want_weights: bool) -> tuple[Tensor, Tensor | None]:
     n = x.shape[1]
-    q = _heads(attn.q_proj(x), attn.head_dim)
-    k = _heads(attn.k_proj(x), attn.head_dim)
-    v = _heads(attn.v_proj(x), attn.head_dim)
+    q = _heads(_linear(attn.q_proj, x), attn.head_dim)
+    k = _heads(_linear(attn.k_proj, x), attn.head_dim)
+    v = _heads(_linear(attn.v_proj, x), attn.head_dim)
     q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
     k, v = layer_cache.update(k, v)
     groups = attn.num_key_value_groups
@@ -70,7 +104,11 @@ def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache
     else:
         out, w = F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling,
                                                 enable_gqa=groups > 1), None
-    return attn.o_proj(out.transpose(1, 2).reshape(1, n, -1)), w
+    return _linear(attn.o_proj, out.transpose(1, 2).reshape(1, n, -1)), w
+
+
+def _linear(layer: nn.Linear, x: Tensor) -> Tensor:
+    return F.linear(x, layer.weight, layer.bias)  # without the module call's hook checks
 
 
 def _heads(x: Tensor, head_dim: int) -> Tensor:
@@ -89,9 +127,10 @@ def _repeat(x: Tensor, groups: int) -> Tensor:
     return x if groups == 1 else x.repeat_interleave(groups, dim=1)
 
 
-def _eager(q: Tensor, k: Tensor, v: Tensor, allow: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+def _eager(q: Tensor, k: Tensor, v: Tensor, allow: Tensor | None, scale: float) -> tuple[Tensor, Tensor]:
     """Attention with its weights: softmax in fp32 over the masked scores, as the eager kernel does."""
     scores = torch.matmul(q, k.transpose(2, 3)) * scale
-    scores = scores.masked_fill(~allow, torch.finfo(scores.dtype).min)
+    if allow is not None:
+        scores = scores.masked_fill(~allow, torch.finfo(scores.dtype).min)
     w = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
     return torch.matmul(w, v), w

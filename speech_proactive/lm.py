@@ -75,6 +75,7 @@ class StreamingLM(nn.Module):
         if self.lean and not supported:
             raise ValueError(f"lean streaming forward: {model.config.model_type} models are not supported "
                              f"(supported: {', '.join(lean_lm.LEAN_MODEL_TYPES)}, full attention only)")
+        self._rope = lean_lm.RopeTable(model.get_decoder().rotary_emb) if self.lean else None
 
     @property
     def hidden_size(self) -> int:
@@ -211,7 +212,7 @@ class StreamingLM(nn.Module):
         if self.lean:
             pos = entries.positions(state.n_prefix, self.target_position_offset)
             hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], layout.allowed(entries, keys), pos,
-                                           state.cache, attentions)
+                                           state.cache, attentions, self._rope)
         else:
             out = self._decoder(embeds[None], [entries], [keys], [state.n_prefix], state.cache, attentions)
             hidden, attn = out.last_hidden_state, out.attentions if attentions else None

@@ -77,3 +77,15 @@ def test_sliding_window_layers_are_not_lean():
     cfg = Qwen2Config(**COMMON, use_sliding_window=True, sliding_window=8, max_window_layers=0)
     assert any(t == "sliding_attention" for t in cfg.layer_types)
     assert not lean_lm.supports(Qwen2ForCausalLM(cfg))
+
+
+def test_rope_table_rows_equal_the_rotary_module():
+    """The table is built once and indexed per step: its rows must be the module's own, also after it grows."""
+    rotary = _model("qwen2").get_decoder().rotary_emb
+    table = lean_lm.RopeTable(rotary)
+    x = torch.zeros(1, 1, D)
+    for positions in (torch.tensor([0, 5, 2]), torch.arange(250, 260), torch.tensor([700, 3])):
+        cos, sin = table(x, positions)
+        ref_cos, ref_sin = rotary(x, positions[None])
+        assert torch.equal(cos, ref_cos) and torch.equal(sin, ref_sin)
+    assert len(table.cos) > 700  # it grew past its first allocation
