@@ -1,7 +1,8 @@
 """Benchmarks: per-chunk streaming cost, against re-encoding and against no KV cache, training terms, memory.
 
     python -m speech_proactive.bench [--device cpu|cuda] [--size tiny|default|small|medium] [--quick]
-                                     [--stride N] [--memory-s S] [--threads N] [--dtype auto|fp32|bf16]
+                                     [--stride N] [--repeats N] [--memory-s S] [--threads N]
+                                     [--dtype auto|fp32|bf16]
                                      [--json OUT]
 
 Every number comes from one process and one set of random weights (nothing is downloaded), so comparisons are
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="time the re-encoding baselines at every Nth chunk only (default 1: every chunk)")
     p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
                    help="autocast dtype (auto: bf16 on cuda, fp32 on cpu)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="streams pooled per latency figure (default 3, 1 with --quick); more steadies the p95")
     p.add_argument("--memory-s", type=float, default=None,
                    help="length of the memory stream in seconds (default 600, 30 with --quick)")
     p.add_argument("--threads", type=int, default=None,
@@ -85,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.stride < 1:
             p.error("--stride must be >= 1")
         plan = dataclasses.replace(plan, stride=args.stride)
+    if args.repeats is not None:
+        if args.repeats < 1:
+            p.error("--repeats must be >= 1")
+        plan = dataclasses.replace(plan, repeats=args.repeats)
     if args.memory_s is not None:
         plan = dataclasses.replace(plan, memory_stream_s=args.memory_s)
     if args.threads is not None:

@@ -75,8 +75,11 @@ def latency(model: SpeechLLM, rt: Runtime, plan: Plan) -> tuple[dict, list[Strea
     samples = synthetic_audio(length_s)
     runs = [stream(model, samples, rt) for _ in range(plan.repeats)]
     out = {f"at_{m}s": percentiles([t for r in runs for t in window(r, m, chunk_s)]) for m in MARKS_S}
-    first, last = out[f"at_{MARKS_S[0]}s"]["p95_ms"], out[f"at_{MARKS_S[-1]}s"]["p95_ms"]
-    out["p95_ratio_120s_vs_5s"] = last / first
+    first, last = out[f"at_{MARKS_S[0]}s"], out[f"at_{MARKS_S[-1]}s"]
+    out["p95_ratio_120s_vs_5s"] = last["p95_ms"] / first["p95_ms"]
+    # A p95 over a few dozen chunks is nearly their maximum, so one burst of another tenant's load moves it
+    # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md "Session 7"); the p50 ratio does not.
+    out["p50_ratio_120s_vs_5s"] = last["p50_ms"] / first["p50_ms"]
     out["rtf"] = float(np.median([sum(r.chunk_ms) / (length_s * 1000) for r in runs]))
     out["stream_s"] = length_s
     out["repeats"] = plan.repeats

@@ -30,7 +30,8 @@ def _latency(s: dict) -> list[str]:
         p = s[f"at_{mark}s"]
         lines.append(f"  at {mark:>3} s into the stream       {p['p50_ms']:8.2f} {p['p95_ms']:8.2f} {p['max_ms']:8.2f} "
                      f"{p['n']:4d}")
-    return lines + [f"  p95 at 120 s / at 5 s: {s['p95_ratio_120s_vs_5s']:.2f}x; real-time factor {s['rtf']:.4f}"]
+    ratios = f"p95 at 120 s / at 5 s: {s['p95_ratio_120s_vs_5s']:.2f}x (p50: {s['p50_ratio_120s_vs_5s']:.2f}x)"
+    return lines + [f"  {ratios}; real-time factor {s['rtf']:.4f}"]
 
 
 def _comparisons(r: dict) -> list[str]:
