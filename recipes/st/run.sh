@@ -8,11 +8,13 @@
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
 #            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2,
-#            PROBE_LIMIT=300 (training utterances per direction for the probe)
+#            PROBE_LIMIT=300 (training utterances per direction for the probe), LAST=4 (the last stage to run),
+#            PY=.venv/bin/python (the interpreter; scripts/gpu_check.sh runs the GPU image's python3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
-PY=.venv/bin/python
+PY=${PY:-.venv/bin/python}
+LAST=${LAST:-4}
 CORPUS=${CORPUS:-grammar}
 N_SENTENCES=${N_SENTENCES:-6000}
 case "$CORPUS" in
@@ -35,7 +37,7 @@ DATA=data/$CORPUS
 t_start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
-if [ "$STAGE" -le 1 ] && [ ! -f "$DATA/.done" ]; then
+if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ ! -f "$DATA/.done" ]; then
   say "stage 1: building the $CORPUS corpus in $DATA"
   case "$CORPUS" in
     grammar) $PY -m speech_proactive.data.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
@@ -46,7 +48,7 @@ if [ "$STAGE" -le 1 ] && [ ! -f "$DATA/.done" ]; then
   touch "$DATA/.done"
 fi
 
-if [ "$STAGE" -le 2 ] && [ ! -f "$RUN/.done" ]; then
+if [ "$STAGE" -le 2 ] && [ "$LAST" -ge 2 ] && [ ! -f "$RUN/.done" ]; then
   resume=""
   if compgen -G "$RUN/checkpoints/step-*/bundle.json" > /dev/null; then resume="--resume"; fi
   say "stage 2: training $CONFIG -> $RUN ${resume:+(resuming)}"
@@ -56,14 +58,14 @@ if [ "$STAGE" -le 2 ] && [ ! -f "$RUN/.done" ]; then
 fi
 
 POLICIES=${POLICIES:-$policies}
-if [ "$STAGE" -le 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
+if [ "$STAGE" -le 3 ] && [ "$LAST" -ge 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
   say "stage 3: training the probe decision head on $RUN/bundle (backbone frozen, self-made labels)"
   # shellcheck disable=SC2046
   $PY -m speech_proactive.probe --model "$RUN/bundle" \
     --manifest $(for t in $trains; do echo "$DATA/$t.jsonl"; done) --limit "${PROBE_LIMIT:-300}"
 fi
 
-if [ "$STAGE" -le 4 ]; then
+if [ "$STAGE" -le 4 ] && [ "$LAST" -ge 4 ]; then
   say "stage 4: evaluating $RUN/bundle on the test splits"
   # shellcheck disable=SC2046,SC2086
   $PY -m speech_proactive.evaluate --model "$RUN/bundle" \
