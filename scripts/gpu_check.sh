@@ -24,12 +24,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null
 
 say "packages the image lacks (installed from .gpu/wheels)"
 missing=()
-for pair in soundfile:soundfile yaml:pyyaml regex:regex tabulate:tabulate colorama:colorama psutil:psutil \
-            tqdm:tqdm sacrebleu:sacrebleu portalocker:portalocker lxml:lxml matplotlib:matplotlib \
-            contourpy:contourpy cycler:cycler fontTools:fonttools kiwisolver:kiwisolver pyparsing:pyparsing \
-            dateutil:python-dateutil six:six cffi:cffi pycparser:pycparser; do
-    "$PY" -c "import ${pair%%:*}" 2>/dev/null || missing+=("${pair#*:}")
-done
+while read -r module package; do
+    "$PY" -c "import $module" 2>/dev/null || missing+=("$package")
+done < <(grep -v '^#' scripts/gpu_packages.txt)
 for mod in scipy PIL numpy; do  # expected in the image: not carried
     "$PY" -c "import $mod" 2>/dev/null || { echo "the image lacks $mod, which .gpu does not carry"; exit 2; }
 done

@@ -46,28 +46,28 @@ class RopeTable:
         self.sin: Tensor | None = None
 
     def __call__(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
-        positions = positions.to(x.device)
         if getattr(self.rotary, "rope_type", "default") != "default":
-            return self.rotary(x, positions[None])
-        need = int(positions.max()) + 1
+            return self.rotary(x, positions[None].to(x.device))
+        need = int(positions.max()) + 1  # read before the move: positions are built on the CPU, no device sync
+        positions = positions.to(x.device)
         if self.cos is None or need > len(self.cos) or self.cos.dtype != x.dtype or self.cos.device != x.device:
             cos, sin = self.rotary(x, torch.arange(max(2 * need, 256), device=x.device)[None])
             self.cos, self.sin = cos[0], sin[0]
         return self.cos[positions][None], self.sin[positions][None]
 
 
-def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor, positions: Tensor, cache,
-            attentions: bool = False, rope: RopeTable | None = None) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor, positions: Tensor, cache, rope: RopeTable,
+            attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
     cache whose `layers[i].update(k, v)` returns the whole layer's K/V).
 
     allow: bool [n, n_keys] (True = may attend), n_keys = entries already cached + n.
     positions: [n] RoPE position of each new entry.
-    rope: a table to reuse between calls (`RopeTable(decoder.rotary_emb)`); without it cos/sin are computed here.
+    rope: the caller's `RopeTable(decoder.rotary_emb)`, kept between calls.
     Returns the last layer's hidden states [1, n, D] after the final norm, and with `attentions` the attention
     weights of every layer [1, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
     """
-    cos, sin = (rope or RopeTable(decoder.rotary_emb))(embeds, positions)
+    cos, sin = rope(embeds, positions)
     # A query that may see every key needs no mask (a streaming write always can): SDPA skips the masking pass.
     allow = None if bool(allow.all()) else allow.to(embeds.device)
     x, weights = embeds, []

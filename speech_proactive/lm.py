@@ -212,7 +212,7 @@ class StreamingLM(nn.Module):
         if self.lean:
             pos = entries.positions(state.n_prefix, self.target_position_offset)
             hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], layout.allowed(entries, keys), pos,
-                                           state.cache, attentions, self._rope)
+                                           state.cache, self._rope, attentions)
         else:
             out = self._decoder(embeds[None], [entries], [keys], [state.n_prefix], state.cache, attentions)
             hidden, attn = out.last_hidden_state, out.attentions if attentions else None
