@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run ON the lent GPU machine (device tool) from the repository root, with .gpu carried (scripts/gpu_prepare.sh
 # fills it here first). Installs what the image lacks from the carried wheels, then one of:
-#   MODE=bench (default)  issue 7: python -m speech_proactive.bench --device cuda --size $SIZE (medium), about 5 min
+#   MODE=bench (default)  issue 7: the CUDA-only tests (pytest -m gpu: replayed CUDA graphs equal uncaptured steps),
+#                         then python -m speech_proactive.bench --device cuda --size $SIZE (medium) --graphs, which
+#                         times the eager streaming path beside the graphed one; about 5 min. GRAPHS= (empty)
+#                         drops --graphs
 #   MODE=train            issue 4: the grammar corpus (espeak-ng from .gpu/debs), then recipes/st/gpu.yaml for at
 #                         most TRAIN_S seconds (default 420; OVERRIDES="max_steps=..." shortens it); the log, the
 #                         loss plot and the step times come back
@@ -38,9 +41,11 @@ fi
 export PYTHONPATH=$PWD HF_HUB_OFFLINE=1
 
 if [ "$MODE" = bench ]; then
-    say "bench: size $SIZE on $DEVICE"
-    "$PY" -m speech_proactive.bench --device "$DEVICE" --size "$SIZE" --stride 16 --memory-s 120 ${EXTRA:-} \
-        --json "$OUT/bench-$SIZE-$DEVICE.json"
+    say "CUDA-only tests"
+    "$PY" -m pytest -p no:flake8 -q -m gpu tests/ 2>&1 | tail -n 15
+    say "bench: size $SIZE on $DEVICE ${GRAPHS---graphs}"
+    "$PY" -m speech_proactive.bench --device "$DEVICE" --size "$SIZE" --stride 16 --memory-s 120 ${GRAPHS---graphs} \
+        ${EXTRA:-} --json "$OUT/bench-$SIZE-$DEVICE.json"
     rc=$?
 elif [ "$MODE" = train ]; then
     if ! command -v espeak-ng > /dev/null; then  # unpack the carried Debian packages into a private prefix

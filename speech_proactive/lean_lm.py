@@ -56,20 +56,18 @@ class RopeTable:
         return self.cos[positions][None], self.sin[positions][None]
 
 
-def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor, positions: Tensor, cache, rope: RopeTable,
+def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tensor, sin: Tensor, cache,
             attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
-    cache whose `layers[i].update(k, v)` returns the whole layer's K/V).
+    cache, or graphed_lm's static one, whose `layers[i].update(k, v)` returns the whole layer's K/V).
 
-    allow: bool [n, n_keys] (True = may attend), n_keys = entries already cached + n.
-    positions: [n] RoPE position of each new entry.
-    rope: the caller's `RopeTable(decoder.rotary_emb)`, kept between calls.
+    allow: bool [n, n_keys] on the model's device (True = may attend), n_keys = the keys `update` returns;
+    None when every query may see every key (a streaming write always can: SDPA then skips the masking pass).
+    cos, sin: [1, n, head_dim] rotary rows of the new entries' positions (`RopeTable`).
     Returns the last layer's hidden states [1, n, D] after the final norm, and with `attentions` the attention
     weights of every layer [1, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
+    Nothing here reads a tensor's value on the host, so the same code runs under CUDA graph capture.
     """
-    cos, sin = rope(embeds, positions)
-    # A query that may see every key needs no mask (a streaming write always can): SDPA skips the masking pass.
-    allow = None if bool(allow.all()) else allow.to(embeds.device)
     x, weights = embeds, []
     for i, layer in enumerate(decoder.layers):
         h, w = _attention(layer.self_attn, _rms_norm(layer.input_layernorm, x), cos, sin, cache.layers[i], allow,

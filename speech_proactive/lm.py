@@ -8,13 +8,14 @@ memory. Nothing is ever re-encoded; the only undo is dropping the last target to
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from speech_proactive import layout, lean_lm
+from speech_proactive import graphed_lm, layout, lean_lm
 from speech_proactive.kv_cache import growing_cache
 from speech_proactive.layout import Entries
 
@@ -76,6 +77,29 @@ class StreamingLM(nn.Module):
             raise ValueError(f"lean streaming forward: {model.config.model_type} models are not supported "
                              f"(supported: {', '.join(lean_lm.LEAN_MODEL_TYPES)}, full attention only)")
         self._rope = lean_lm.RopeTable(model.get_decoder().rotary_emb) if self.lean else None
+        self._graphs: graphed_lm.GraphedSteps | None = None
+
+    def set_graphs(self, enabled: bool, capacity: int = graphed_lm.INITIAL_CAPACITY) -> None:
+        """Stream over graphed_lm's static cache: on a GPU each step replays as one CUDA graph (elsewhere it runs
+        uncaptured, the same arithmetic and no faster). One stream per model at a time; call it after the model
+        has its device and dtype, and again after changing either."""
+        if enabled and not self.lean:
+            raise ValueError("graphed streaming runs the lean forward: this model has no lean support")
+        self._graphs = (graphed_lm.GraphedSteps(self.model, self._rope, self.target_position_offset, capacity)
+                        if enabled else None)
+
+    @property
+    def graphs(self) -> bool:
+        return self._graphs is not None
+
+    @contextlib.contextmanager
+    def without_graphs(self):
+        """The eager streaming path for the streams started inside, keeping the captured graphs for later."""
+        kept, self._graphs = self._graphs, None
+        try:
+            yield
+        finally:
+            self._graphs = kept
 
     @property
     def hidden_size(self) -> int:
@@ -148,7 +172,7 @@ class StreamingLM(nn.Module):
 
     # -- streaming -----------------------------------------------------------------------------------------
     def new_cache(self) -> object:
-        return growing_cache(self.model.config)
+        return self._graphs.new_stream() if self._graphs is not None else growing_cache(self.model.config)
 
     def start(self, state: LMState, prefix_ids: Tensor) -> None:
         state.reset()
@@ -209,10 +233,19 @@ class StreamingLM(nn.Module):
         """Append entries to the cache; outputs of the LAST new entry only ([1, 1, ...]): no streaming call
         needs the others, and the vocabulary head over every source vector read would be most of a READ."""
         keys = state.entries.cat(entries)
+        if self._graphs is not None:
+            pos = entries.positions(state.n_prefix, self.target_position_offset)
+            last, logits, attn = self._graphs.step(state.cache, embeds[None], layout.allowed(entries, keys), pos,
+                                                   attentions)
+            state.entries = keys
+            return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
         if self.lean:
             pos = entries.positions(state.n_prefix, self.target_position_offset)
-            hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], layout.allowed(entries, keys), pos,
-                                           state.cache, self._rope, attentions)
+            allow = layout.allowed(entries, keys)  # on the host: testing it costs no device sync
+            allow = None if bool(allow.all()) else allow.to(embeds.device)
+            cos, sin = self._rope(embeds, pos)
+            hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], allow, cos, sin, state.cache,
+                                           attentions)
         else:
             out = self._decoder(embeds[None], [entries], [keys], [state.n_prefix], state.cache, attentions)
             hidden, attn = out.last_hidden_state, out.attentions if attentions else None

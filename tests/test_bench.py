@@ -52,7 +52,8 @@ def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
     r = json.loads(out.read_text())
     assert set(r) == {"schema", "meta", "memory", "streaming", "reencode", "encoder_cache", "train", "compute",
                       "targets"}
-    assert {"torch", "device_name", "size", "dims", "threads", "dtype", "wall_s"} <= set(r["meta"])
+    assert {"torch", "device_name", "size", "dims", "threads", "dtype", "wall_s", "graphs"} <= set(r["meta"])
+    assert r["meta"]["graphs"] is False
     ratios = {"p95_ratio_120s_vs_5s", "p50_ratio_120s_vs_5s"}
     assert {f"at_{m}s" for m in MARKS_S} | {"rtf"} | ratios <= set(r["streaming"])
     assert set(r["train"]) == set(TRAIN_VARIANTS) | {"batch"}
@@ -81,6 +82,34 @@ def test_bench_times_the_plain_session_path(tiny, one_thread):
     assert len(timed.chunk_ms) == n_chunks
     assert timed.tokens == plain.state.tokens
     assert len(timed.tokens) == n_chunks * TOKENS_PER_CHUNK + 2  # fixed work: EOS never ends it
+
+
+def test_graphed_stream_writes_what_the_plain_stream_writes(tiny, one_thread):
+    """--graphs: the static cache in the timed path (uncaptured on the CPU), also under bf16 autocast."""
+    samples = synthetic_audio(3.2)
+    plain = stream(tiny, samples, CPU)
+    tiny.lm.set_graphs(True)
+    try:
+        graphed = stream(tiny, samples, CPU)
+        bf16 = stream(tiny, samples, Runtime(torch.device("cpu"), torch.bfloat16))
+    finally:
+        tiny.lm.set_graphs(False)
+    assert graphed.tokens == plain.tokens
+    assert graphed.state_bytes > 0 and len(bf16.tokens) == len(plain.tokens)
+
+
+def test_graphed_latency_reports_the_eager_path_beside_it(one_thread):
+    from speech_proactive.bench.models import QUICK
+    from speech_proactive.bench.streaming import latency
+    from speech_proactive.bench.table import _latency
+
+    model = bench_model(SIZES["tiny"], longest_s=max(MARKS_S) + 5, device=CPU.device)
+    model.lm.set_graphs(True)
+    out, runs = latency(model, CPU, QUICK)
+    assert len(runs) == QUICK.repeats
+    assert set(out["eager"]) >= {f"at_{m}s" for m in MARKS_S} | {"rtf"}
+    assert all(v > 0 for v in out["graphs_speedup_p50"].values())
+    assert "without graphs" in "\n".join(_latency(out))
 
 
 @pytest.mark.parametrize("adapter_output", ["vectors", "tokens"])  # tokens: the recipe's adapter, its CTC too

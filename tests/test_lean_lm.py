@@ -19,12 +19,12 @@ def _model(family: str):
     return LlamaForCausalLM(LlamaConfig(**COMMON)).eval()
 
 
-def _session(lm: StreamingLM, g: torch.Generator) -> list:
+def _session(lm: StreamingLM, g: torch.Generator, device: str = "cpu") -> list:
     """A policy's calls: prompt, reads, peeks with attention, undos, writes; every output kept."""
     st, outs = LMState(), []
-    lm.start(st, torch.randint(0, 97, (3,), generator=g))
+    lm.start(st, torch.randint(0, 97, (3,), generator=g).to(device))
     for step in range(6):
-        vectors = torch.randn(int(torch.randint(1, 5, (1,), generator=g)), D, generator=g)
+        vectors = torch.randn(int(torch.randint(1, 5, (1,), generator=g)), D, generator=g).to(device)
         token = int(torch.randint(0, 97, (1,), generator=g))
         if step % 3 == 2:
             lm.read(st, vectors)

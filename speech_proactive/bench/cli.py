@@ -2,7 +2,7 @@
 
     python -m speech_proactive.bench [--device cpu|cuda] [--size tiny|default|small|medium] [--quick]
                                      [--stride N] [--repeats N] [--memory-s S] [--threads N]
-                                     [--dtype auto|fp32|bf16]
+                                     [--dtype auto|fp32|bf16] [--graphs]
                                      [--json OUT]
 
 Every number comes from one process and one set of random weights (nothing is downloaded), so comparisons are
@@ -31,8 +31,9 @@ from speech_proactive.bench.table import table
 from speech_proactive.bench.training import training
 
 
-def run(size_name: str, rt: Runtime, plan: Plan, quick: bool) -> dict:
+def run(size_name: str, rt: Runtime, plan: Plan, quick: bool, graphs: bool = False) -> dict:
     model = bench_model(SIZES[size_name], max(plan.memory_stream_s, max(MARKS_S) + WINDOW_S + 1), rt.device)
+    model.lm.set_graphs(graphs)
     result = {"schema": 1, "meta": meta(model, size_name, rt, plan, quick)}
     wall_s, t0 = {}, time.perf_counter()
 
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; on a machine shared with another job, "
                         "fewer threads than cores avoids threads spinning against each other)")
+    p.add_argument("--graphs", action="store_true",
+                   help="stream over a static KV cache, each LLM step replayed as a CUDA graph (graphed_lm; on the "
+                        "CPU the same steps run uncaptured, for testing only)")
     p.add_argument("--json", type=Path, help="also write the results here (stable keys, for diffing commits)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick)
+    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs)
     print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,7 @@ def meta(model: SpeechLLM, size_name: str, rt: Runtime, plan: Plan, quick: bool)
                      "llm": n_params(model.lm) / 1e6},
         "n_audio_ctx_s": enc.n_audio_ctx * audio.ENC_FRAME_MS / 1000,
         "chunk_ms": enc.chunk_ms, "tokens_per_chunk": TOKENS_PER_CHUNK, "stride": plan.stride,
+        "graphs": model.lm.graphs,
     }
 
 

@@ -50,6 +50,8 @@ def stream(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> StreamRun:
 def state_bytes(state: StreamState) -> int:
     enc_bytes = sum(c.nbytes for c in state.encoder.caches)
     cache = state.lm.cache
+    if hasattr(cache, "nbytes"):  # graphed_lm's static cache
+        return enc_bytes + cache.nbytes
     if hasattr(cache, "layers"):  # transformers 5
         lm = [t for layer in cache.layers for t in (layer.keys, layer.values) if t is not None]
     else:  # transformers 4
@@ -69,11 +71,31 @@ def window(run: StreamRun, mark_s: float, chunk_s: float) -> list[float]:
 
 
 def latency(model: SpeechLLM, rt: Runtime, plan: Plan) -> tuple[dict, list[StreamRun]]:
+    """With graphs (--graphs), every repeat also streams the same audio on the eager path, right after: the
+    `eager` figures and the speed-ups come from the same minutes of the same machine."""
     chunk_s = model.cfg.encoder.chunk_ms / 1000
     length_s = max(MARKS_S) + WINDOW_S + chunk_s
-    stream(model, synthetic_audio(plan.warmup_s, seed=1), rt)
+    graphs = model.lm.graphs
     samples = synthetic_audio(length_s)
-    runs = [stream(model, samples, rt) for _ in range(plan.repeats)]
+    runs, eager = [], []
+    for i in range(plan.repeats + 1):  # the first round warms up (allocator, kernels, graph captures)
+        warm = synthetic_audio(plan.warmup_s, seed=1) if i == 0 else samples
+        runs.append(stream(model, warm, rt))
+        if graphs:
+            with model.lm.without_graphs():
+                eager.append(stream(model, warm, rt))
+    runs, eager = runs[1:], eager[1:]
+    out = _figures(runs, chunk_s, length_s)
+    if graphs:
+        out["eager"] = _figures(eager, chunk_s, length_s)
+        out["graphs_speedup_p50"] = {f"at_{m}s": out["eager"][f"at_{m}s"]["p50_ms"] / out[f"at_{m}s"]["p50_ms"]
+                                     for m in MARKS_S}
+    out["stream_s"] = length_s
+    out["repeats"] = plan.repeats
+    return out, runs
+
+
+def _figures(runs: list[StreamRun], chunk_s: float, length_s: float) -> dict:
     out = {f"at_{m}s": percentiles([t for r in runs for t in window(r, m, chunk_s)]) for m in MARKS_S}
     first, last = out[f"at_{MARKS_S[0]}s"], out[f"at_{MARKS_S[-1]}s"]
     out["p95_ratio_120s_vs_5s"] = last["p95_ms"] / first["p95_ms"]
@@ -81,6 +103,4 @@ def latency(model: SpeechLLM, rt: Runtime, plan: Plan) -> tuple[dict, list[Strea
     # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md "Session 7"); the p50 ratio does not.
     out["p50_ratio_120s_vs_5s"] = last["p50_ms"] / first["p50_ms"]
     out["rtf"] = float(np.median([sum(r.chunk_ms) / (length_s * 1000) for r in runs]))
-    out["stream_s"] = length_s
-    out["repeats"] = plan.repeats
-    return out, runs
+    return out

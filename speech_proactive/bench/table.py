@@ -16,12 +16,20 @@ def _header(m: dict) -> list[str]:
     enc, llm = m["dims"]["encoder"], m["dims"]["llm"]
     params = ", ".join(f"{k} {v:.1f}M" for k, v in m["params_m"].items())
     return [f"speech_proactive bench: size={m['size']} device={m['device']} ({m['device_name']}) dtype={m['dtype']} "
-            f"threads={m['threads']} torch {m['torch']}{' --quick' if m['quick'] else ''}",
+            f"threads={m['threads']} torch {m['torch']}{' --quick' if m['quick'] else ''}"
+            f"{_graphs_note(m)}",
             f"model (random weights): encoder d{enc['n_audio_state']} L{enc['n_audio_layer']} h{enc['n_audio_head']}, "
             f"LLM d{llm['hidden_size']} L{llm['num_hidden_layers']} h{llm['num_attention_heads']}/"
             f"{llm['num_key_value_heads']}kv vocab {m['dims']['llm_vocab_size']}; {params}",
             f"n_audio_ctx raised to {m['n_audio_ctx_s']:.0f} s (the default 1500 frames cap a stream at 30 s); wait-k, "
             f"{m['tokens_per_chunk']} token per {m['chunk_ms']} ms chunk; EOS never ends a stream"]
+
+
+def _graphs_note(m: dict) -> str:
+    if not m.get("graphs"):
+        return ""
+    how = "LLM steps replayed as CUDA graphs" if m["device"].startswith("cuda") else "uncaptured on the CPU"
+    return f" --graphs (static KV cache, {how})"
 
 
 def _latency(s: dict) -> list[str]:
@@ -31,7 +39,15 @@ def _latency(s: dict) -> list[str]:
         lines.append(f"  at {mark:>3} s into the stream       {p['p50_ms']:8.2f} {p['p95_ms']:8.2f} {p['max_ms']:8.2f} "
                      f"{p['n']:4d}")
     ratios = f"p95 at 120 s / at 5 s: {s['p95_ratio_120s_vs_5s']:.2f}x (p50: {s['p50_ratio_120s_vs_5s']:.2f}x)"
-    return lines + [f"  {ratios}; real-time factor {s['rtf']:.4f}"]
+    lines.append(f"  {ratios}; real-time factor {s['rtf']:.4f}")
+    if "eager" in s:
+        e = s["eager"]
+        p50 = " / ".join(f"{e[f'at_{m}s']['p50_ms']:.2f}" for m in MARKS_S)
+        p95 = " / ".join(f"{e[f'at_{m}s']['p95_ms']:.2f}" for m in MARKS_S)
+        speedup = " / ".join(f"{s['graphs_speedup_p50'][f'at_{m}s']:.2f}x" for m in MARKS_S)
+        lines.append(f"  without graphs, same repeats: p50 {p50} ms, p95 {p95} ms, RTF {e['rtf']:.4f}; "
+                     f"graphs speed-up (p50) {speedup}")
+    return lines
 
 
 def _comparisons(r: dict) -> list[str]:
