@@ -32,6 +32,7 @@ def build_model(cfg: ModelConfig = ModelConfig(), *, whisper_file: str | Path | 
     whisper_state = None
     if whisper_file is not None:
         enc_cfg, whisper_state = load_whisper_encoder(whisper_file, cfg.encoder.chunk_ms)
+        enc_cfg = dataclasses.replace(enc_cfg, left_context_chunks=cfg.encoder.left_context_chunks)
         cfg = dataclasses.replace(cfg, encoder=enc_cfg,
                                   frontend=dataclasses.replace(cfg.frontend, n_mels=enc_cfg.n_mels))
     if llm_dir is not None:

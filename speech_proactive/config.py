@@ -30,7 +30,11 @@ class EncoderConfig:
     n_audio_state: int = 384
     n_audio_head: int = 6
     n_audio_layer: int = 4
-    chunk_ms: int = 320  # streaming unit: each chunk attends to itself and every earlier chunk
+    chunk_ms: int = 320  # streaming unit: each chunk attends to itself and earlier chunks
+    # Earlier chunks each chunk's self-attention sees; 0: all of them. Bounded, a chunk's cost and the
+    # encoder's cache stop growing with the stream (what streaming ASR encoders do): 31 chunks of 320 ms is
+    # 9.92 s. A window longer than every training utterance changes nothing in training.
+    left_context_chunks: int = 0
 
     @property
     def chunk_mel_frames(self) -> int:
@@ -40,7 +44,14 @@ class EncoderConfig:
     def chunk_enc_frames(self) -> int:
         return self.chunk_mel_frames // audio.CONV_STRIDE  # 16 at 320 ms
 
+    @property
+    def left_context_frames(self) -> int:
+        """Encoder frames of left context a chunk sees; 0 = unbounded."""
+        return self.left_context_chunks * self.chunk_enc_frames
+
     def validate(self) -> None:
+        if self.left_context_chunks < 0:
+            raise ValueError(f"left_context_chunks={self.left_context_chunks} must be >= 0 (0: unbounded)")
         if self.chunk_ms <= 0 or self.chunk_ms % (audio.FRAME_MS * audio.CONV_STRIDE):
             raise ValueError(
                 f"chunk_ms={self.chunk_ms} must be a positive multiple of "

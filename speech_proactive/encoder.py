@@ -8,7 +8,8 @@ Three ways to run it:
 - `forward_full(mel)`: Whisper's own computation (full attention, convs over the whole input), any length
   up to the positional table;
 - `forward_blockwise(mel)`: the streaming model in one pass: convs never look past the end of the chunk
-  they belong to, and a block-causal mask lets each chunk attend to itself and every earlier chunk;
+  they belong to, and a block-causal mask lets each chunk attend to itself and every earlier chunk (or the
+  last `left_context_chunks` of them);
 - `step(mel_chunk, state)`: one chunk at a time with a per-layer KV cache; equals `forward_blockwise`.
 
 Convolutions in streaming: conv1 (k=3, stride 1) and conv2 (k=3, stride 2) need one frame of right context
@@ -69,11 +70,15 @@ class ResidualAttentionBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
         self.mlp_ln = nn.LayerNorm(n_state)
 
-    def forward(self, x: Tensor, cache: "LayerCache | None" = None, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, cache: "LayerCache | None" = None, mask: Tensor | None = None,
+                n_keys: int = 0) -> Tensor:
+        """n_keys: with a cache, attend to only its last n_keys entries (0: all)."""
         h = self.attn_ln(x)
         k, v = self.attn.project_kv(h)
         if cache is not None:
             k, v = cache.append(k, v)
+            if n_keys:
+                k, v = k[:, :, -n_keys:], v[:, :, -n_keys:]
         x = x + self.attn(h, k, v, mask)
         return x + self.mlp(self.mlp_ln(x))
 
@@ -153,8 +158,13 @@ class StreamingEncoder(nn.Module):
         x = self._conv_chunk(self.normalize(mel_chunk), state)
         x = x + self._positions(state.n_frames, x.shape[1])
         state.n_frames += x.shape[1]
+        window = self.cfg.left_context_frames
         for block, cache in zip(self.blocks, state.caches):
-            x = block(x, cache=cache)  # a chunk sees all of itself and the whole cache: no mask needed
+            # a chunk sees all of itself and the cache's last `window` frames (every earlier chunk is full):
+            # no mask needed
+            x = block(x, cache=cache, n_keys=window + x.shape[1] if window else 0)
+            if window:
+                cache.keep_last(window)  # what the next chunk may see; the rest is dropped
         return self.ln_post(x)
 
     def normalize(self, mel: Tensor, n_mel_frames: Tensor | None = None) -> Tensor:
@@ -173,7 +183,10 @@ class StreamingEncoder(nn.Module):
 
     def block_causal_mask(self, n_frames: int, device: torch.device | None = None) -> Tensor:
         chunk_id = torch.arange(n_frames, device=device) // self.cfg.chunk_enc_frames
-        return chunk_id[:, None] >= chunk_id[None, :]
+        behind = chunk_id[:, None] - chunk_id[None, :]  # how many chunks the key lies behind the query
+        if self.cfg.left_context_chunks:
+            return (behind >= 0) & (behind <= self.cfg.left_context_chunks)
+        return behind >= 0
 
     def _conv_all_chunks(self, mel: Tensor) -> Tensor:
         """`_conv_chunk` over every chunk of a whole input, the full chunks folded into the batch: one conv

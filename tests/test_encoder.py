@@ -9,10 +9,10 @@ from speech_proactive.config import EncoderConfig
 from speech_proactive.encoder import EncoderState, StreamingEncoder
 
 
-def _encoder(chunk_ms: int, seed: int = 0) -> StreamingEncoder:
+def _encoder(chunk_ms: int, seed: int = 0, left_context_chunks: int = 0) -> StreamingEncoder:
     torch.manual_seed(seed)
     cfg = EncoderConfig(n_mels=80, n_audio_ctx=400, n_audio_state=32, n_audio_head=4, n_audio_layer=2,
-                        chunk_ms=chunk_ms)
+                        chunk_ms=chunk_ms, left_context_chunks=left_context_chunks)
     enc = StreamingEncoder(cfg).eval()
     with torch.no_grad():  # a non-identity input norm: the invariants must hold with it
         enc.mel_mean.uniform_(-1, 1)
@@ -33,6 +33,54 @@ def test_streaming_equals_blockwise(seed):
         streamed = torch.cat([enc.step(c, state) for c in mel.split(enc.cfg.chunk_mel_frames, dim=2)], dim=1)
     assert batch.shape == (2, (n_mel + 1) // 2, 32)
     torch.testing.assert_close(streamed, batch)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_streaming_equals_blockwise_with_bounded_left_context(seed):
+    """The band mask of one pass == chunk by chunk with a cache that drops what no later chunk may see."""
+    g = torch.Generator().manual_seed(100 + seed)
+    chunk_ms = 20 * int(torch.randint(1, 17, (1,), generator=g))  # 20 .. 320 ms
+    left = int(torch.randint(1, 5, (1,), generator=g))
+    enc = _encoder(chunk_ms, seed, left_context_chunks=left)
+    n_mel = enc.cfg.chunk_mel_frames * (left + 1) * 5 + int(torch.randint(0, 40, (1,), generator=g))
+    mel = torch.randn(2, 80, min(n_mel, 799), generator=g)
+    with torch.no_grad():
+        batch = enc.forward_blockwise(mel)
+        state, out, held = EncoderState(), [], []
+        for c in mel.split(enc.cfg.chunk_mel_frames, dim=2):
+            out.append(enc.step(c, state))
+            held.append(state.caches[0].n)
+    torch.testing.assert_close(torch.cat(out, dim=1), batch)
+    window = enc.cfg.left_context_frames
+    assert max(held) < 2 * window + enc.cfg.chunk_enc_frames  # the cache stays bounded, whatever the length
+    with torch.no_grad():
+        unbounded = _encoder(chunk_ms, seed).forward_blockwise(mel)
+    assert not torch.allclose(unbounded, batch)  # the window binds on this input
+
+
+def test_a_window_longer_than_the_input_changes_nothing():
+    """Why the recipe could bound its encoder without retraining: no training utterance reaches the window."""
+    bounded, unbounded = _encoder(320, 3, left_context_chunks=31), _encoder(320, 3)
+    mel = torch.randn(1, 80, 32 * 15 + 7)  # 15.2 chunks, 4.9 s: longer than any grammar-corpus utterance
+    with torch.no_grad():
+        assert torch.equal(bounded.forward_blockwise(mel), unbounded.forward_blockwise(mel))
+
+
+def test_left_context_bounds_what_a_chunk_sees():
+    """With one chunk of left context and two layers, chunk 4 no longer depends on chunk 0."""
+    mel = torch.randn(1, 80, 32 * 6)
+    changed = mel.clone()
+    changed[:, :, :32] = torch.randn(1, 80, 32)
+    for left, depends in ((1, False), (0, True)):
+        enc = _encoder(320, left_context_chunks=left)
+        with torch.no_grad():
+            a, b = enc.forward_blockwise(mel), enc.forward_blockwise(changed)
+        assert torch.allclose(a[:, 64:], b[:, 64:]) != depends
+
+
+def test_bad_left_context_rejected():
+    with pytest.raises(ValueError, match="left_context_chunks"):
+        EncoderConfig(left_context_chunks=-1).validate()
 
 
 def test_chunk_never_sees_the_future():

@@ -2,7 +2,7 @@
 
     python -m speech_proactive.bench [--device cpu|cuda] [--size tiny|default|small|medium] [--quick]
                                      [--stride N] [--repeats N] [--memory-s S] [--threads N]
-                                     [--dtype auto|fp32|bf16] [--graphs]
+                                     [--dtype auto|fp32|bf16] [--graphs] [--left-context-chunks N]
                                      [--json OUT]
 
 Every number comes from one process and one set of random weights (nothing is downloaded), so comparisons are
@@ -31,8 +31,13 @@ from speech_proactive.bench.table import table
 from speech_proactive.bench.training import training
 
 
-def run(size_name: str, rt: Runtime, plan: Plan, quick: bool, graphs: bool = False) -> dict:
-    model = bench_model(SIZES[size_name], max(plan.memory_stream_s, max(MARKS_S) + WINDOW_S + 1), rt.device)
+def run(size_name: str, rt: Runtime, plan: Plan, quick: bool, graphs: bool = False,
+        left_context_chunks: int | None = None) -> dict:
+    size = SIZES[size_name]
+    if left_context_chunks is not None:
+        size = dataclasses.replace(size, encoder=dataclasses.replace(size.encoder,
+                                                                     left_context_chunks=left_context_chunks))
+    model = bench_model(size, max(plan.memory_stream_s, max(MARKS_S) + WINDOW_S + 1), rt.device)
     model.lm.set_graphs(graphs)
     result = {"schema": 1, "meta": meta(model, size_name, rt, plan, quick)}
     wall_s, t0 = {}, time.perf_counter()
@@ -85,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--graphs", action="store_true",
                    help="stream over a static KV cache, each LLM step replayed as a CUDA graph (graphed_lm; on the "
                         "CPU the same steps run uncaptured, for testing only)")
+    p.add_argument("--left-context-chunks", type=int, default=None,
+                   help="override the size's encoder left context (chunks each chunk sees; 0: unbounded; "
+                        "default: the size's own, 31 for default as in recipes/st/default.yaml)")
     p.add_argument("--json", type=Path, help="also write the results here (stable keys, for diffing commits)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -98,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         plan = dataclasses.replace(plan, repeats=args.repeats)
     if args.memory_s is not None:
         plan = dataclasses.replace(plan, memory_stream_s=args.memory_s)
+    if args.left_context_chunks is not None and args.left_context_chunks < 0:
+        p.error("--left-context-chunks must be >= 0 (0: unbounded)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs)
+    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs,
+                 args.left_context_chunks)
     print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ SIZES = {
     "tiny": BenchSize(EncoderConfig(n_audio_state=32, n_audio_head=2, n_audio_layer=2), AdapterConfig(hidden=32),
                       _llm(32, 64, 2, 4, 2, tied=False), 300, 2),
     # recipes/st/default.yaml (a test keeps the two equal)
-    "default": BenchSize(EncoderConfig(n_audio_state=192, n_audio_head=4, n_audio_layer=2),
+    "default": BenchSize(EncoderConfig(n_audio_state=192, n_audio_head=4, n_audio_layer=2, left_context_chunks=31),
                          AdapterConfig(stack=4, hidden=512, output="tokens"), _llm(256, 768, 4, 4, 2), 1000, 8),
     # Whisper-base encoder + a ~0.1B Qwen2-style LLM (76M in its layers, 25M in a 32k vocabulary)
     "small": BenchSize(EncoderConfig(n_audio_state=512, n_audio_head=8, n_audio_layer=6),

@@ -39,9 +39,25 @@ def count_flops(fn: Callable[[], object]) -> int:
     """Matmul, convolution and attention FLOPs (what FlopCounterMode counts): a machine-independent cost."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False, custom_mapping=_cpu_attention_formulas()) as counter:
         fn()
     return counter.get_total_flops()
+
+
+def _cpu_attention_formulas() -> dict:
+    """FlopCounterMode knows the CUDA attention kernels but not the CPU one, which it counted as 0 FLOPs
+    (sessions 3 to 7 reported FLOP ratios without attention): the same formulas, for the CPU kernel."""
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    def forward(query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query, key, value)
+
+    def backward(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_backward_flop_count(grad_out, query, key, value)
+
+    aten = torch.ops.aten
+    return {aten._scaled_dot_product_flash_attention_for_cpu: forward,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: backward}
 
 
 def rss_mib() -> float:

@@ -21,8 +21,14 @@ def _header(m: dict) -> list[str]:
             f"model (random weights): encoder d{enc['n_audio_state']} L{enc['n_audio_layer']} h{enc['n_audio_head']}, "
             f"LLM d{llm['hidden_size']} L{llm['num_hidden_layers']} h{llm['num_attention_heads']}/"
             f"{llm['num_key_value_heads']}kv vocab {m['dims']['llm_vocab_size']}; {params}",
-            f"n_audio_ctx raised to {m['n_audio_ctx_s']:.0f} s (the default 1500 frames cap a stream at 30 s); wait-k, "
+            f"n_audio_ctx raised to {m['n_audio_ctx_s']:.0f} s (the default 1500 frames cap a stream at 30 s); "
+            f"encoder left context {_left_context(enc)}; wait-k, "
             f"{m['tokens_per_chunk']} token per {m['chunk_ms']} ms chunk; EOS never ends a stream"]
+
+
+def _left_context(enc: dict) -> str:
+    n = enc.get("left_context_chunks", 0)
+    return f"{n} chunks ({n * enc['chunk_ms'] / 1000:.2f} s)" if n else "unbounded"
 
 
 def _graphs_note(m: dict) -> str:
