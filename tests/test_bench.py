@@ -99,6 +99,21 @@ def test_graphed_stream_writes_what_the_plain_stream_writes(tiny, one_thread):
     assert graphed.state_bytes > 0 and len(bf16.tokens) == len(plain.tokens)
 
 
+def test_incremental_flops_count_the_eager_path(tiny, one_thread):
+    """A replayed graph bypasses the FLOP counter, and the static cache attends over spare slots: the count
+    must be the eager path's whether or not --graphs is on."""
+    from speech_proactive.bench.reencode import incremental_flops
+
+    samples = synthetic_audio(3.2)
+    eager = incremental_flops(tiny, samples, 8, 1)
+    tiny.lm.set_graphs(True)
+    try:
+        graphed = incremental_flops(tiny, samples, 8, 1)
+    finally:
+        tiny.lm.set_graphs(False)
+    assert graphed == eager > 0
+
+
 def test_graphed_latency_reports_the_eager_path_beside_it(one_thread):
     from speech_proactive.bench.models import QUICK
     from speech_proactive.bench.streaming import latency

@@ -94,7 +94,14 @@ def reencode_totals(model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, n
 
 def incremental_flops(model: SpeechLLM, samples: np.ndarray, n_chunks: int, stride: int) -> float:
     """FLOPs of the Session over `n_chunks` chunks, counted at every stride-th chunk (the others run uncounted:
-    counting is slow, and a stream must pass through every chunk)."""
+    counting is slow, and a stream must pass through every chunk). Always on the eager path: a replayed CUDA
+    graph bypasses the operator dispatch the counter sees (and capture must not happen under it); the
+    arithmetic is the same, less the graphed path's masked slots."""
+    with model.lm.without_graphs():
+        return _incremental_flops(model, samples, n_chunks, stride)
+
+
+def _incremental_flops(model: SpeechLLM, samples: np.ndarray, n_chunks: int, stride: int) -> float:
     n = audio.ms_to_samples(model.cfg.encoder.chunk_ms)
     session = Session(model, bench_policy(), options=BENCH_DECODE)
     n_pushed = 0
