@@ -129,12 +129,18 @@ class Session:
         s, policy = self.state, self.policy
         vectors = self._source_vectors(mel_chunk)
         s.n_chunks_read += 1
-        if not policy.peeks or policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens():
+        if policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens() or not self._feeds_pending():
             self.model.lm.read(s.lm, vectors)
             return self._decide_and_write(t0)
-        # the policy will look at the pending token's outputs first thing: compute them with the read
+        # the pending token is fed next thing: compute its outputs with the read, in one LLM forward
         peek = self.model.lm.read_and_write(s.lm, vectors, s.pending_token, attentions=policy.needs_attention)
         return self._decide_and_write(t0, peek)
+
+    def _feeds_pending(self) -> bool:
+        """Whether the pending token is fed right after this chunk's read: always for a policy that peeks (it
+        looks at its outputs first); for one that decides without the model (wait-k, hold-n), when it says
+        WRITE now. It is pure, so `_decide_and_write` asking it again gets the same answer."""
+        return self.policy.peeks or self.policy.decide(self._view(None)) is Action.WRITE
 
     def _source_vectors(self, mel: Tensor) -> Tensor:
         return self.model.adapter(self.model.encoder.step(mel, self.state.encoder))[0]

@@ -196,3 +196,26 @@ def test_words_counted_complete_are_final_and_word_writes_are_complete_at_once(m
     assert final and all(ready == final[:len(ready)] for ready in seen)
     if granularity == "word":  # (with tokens, a word is also whole at once when the peeked token starts a word)
         assert last_ready_at_once
+
+
+@pytest.mark.parametrize("policy", [WaitK(k=2, per_chunk=1), WaitK(k=1, per_chunk=3),
+                                    Oracle(ideal_ms=(700.0, 900.0, 1500.0))],
+                         ids=lambda p: type(p).__name__)
+def test_a_policy_that_writes_after_a_read_gets_one_forward(model, speech, policy, monkeypatch):
+    """A policy that decides without the model (no logits, no continuation) and says WRITE right after a
+    read gets the read and its first token in one LLM forward: the same tokens as two forwards, fewer
+    forwards."""
+    samples = speech
+    forwards, append = [], model.lm._append
+    monkeypatch.setattr(model.lm, "_append", lambda *a, **k: forwards.append(1) or append(*a, **k))
+
+    def decode() -> tuple[list[int], int]:
+        forwards.clear()
+        session = run(Session(model, policy), samples, [5120] * (len(samples) // 5120))
+        return list(session.state.tokens), len(forwards)
+
+    fused, n_fused = decode()
+    monkeypatch.setattr(Session, "_feeds_pending", lambda self: self.policy.peeks)  # the flow before the fusion
+    separate, n_separate = decode()
+    assert fused == separate and fused
+    assert n_fused < n_separate

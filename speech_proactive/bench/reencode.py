@@ -30,8 +30,8 @@ def naive_chunk(model: SpeechLLM, samples: np.ndarray, n_chunks: int, tokens: li
     source = model.adapter(model.encoder.forward_full(mel))[0]
     prompt = model.prompt_ids(TaskSpec())
     out = [model.start_id, *tokens[: (n_chunks - 1) * TOKENS_PER_CHUNK]]
-    # One LLM pass per new token. (The incremental path writes the same token, then peeks at the next one and
-    # drops it again when the policy says READ: two one-entry writes per chunk.)
+    # One LLM pass per new token, as the incremental path makes one forward per chunk: wait-k says WRITE
+    # before the read is computed, so the chunk's source vectors and its token go in together.
     for _ in range(TOKENS_PER_CHUNK):
         target = torch.tensor(out, device=model.device)
         visible = torch.full((len(target),), len(source))
