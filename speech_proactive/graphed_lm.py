@@ -20,6 +20,7 @@ over (`new_stream`), and a handle of an earlier stream refuses to be used.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -127,11 +128,12 @@ class GraphedSteps:
             self._allocate(2 * n_keys)
         inputs = self._fill(embeds, allow, positions)
         if self.capture and n <= GRAPH_MAX_ROWS and not attentions:
-            graph = self._graphs.get((n, embeds.dtype)) or self._record(inputs)
+            graph = self._graphs.get(self._key(inputs)) or self._record(inputs)
             graph.graph.replay()
             last, logits, attn = graph.last.clone(), graph.logits.clone(), None
         else:
-            last, logits, attn = self._run(inputs, attentions)
+            with self._autocast_without_cache():
+                last, logits, attn = self._run(inputs, attentions)
             attn = tuple(a[..., :n_keys] for a in attn) if attn else None
         self.n = n_keys
         return last, logits, attn
@@ -151,7 +153,7 @@ class GraphedSteps:
         self.rope(dummy, largest)
         self.cos, self.sin = self.rope.cos, self.rope.sin
         self._inputs: dict[tuple[int, torch.dtype], _Inputs] = {}
-        self._graphs: dict[tuple[int, torch.dtype], _Graph] = {}
+        self._graphs: dict[tuple, _Graph] = {}
 
     def _fill(self, embeds: Tensor, allow: Tensor, positions: Tensor) -> _Inputs:
         n = embeds.shape[1]
@@ -172,7 +174,8 @@ class GraphedSteps:
     def _run(self, inputs: _Inputs, attentions: bool = False):
         """The step on the static buffers: the same code eager and under capture."""
         self.slots = inputs.slots
-        cos, sin = self.cos[inputs.positions][None], self.sin[inputs.positions][None]
+        dtype = inputs.embeds.dtype  # what RopeTable gives the eager path: the fp32 rows cast to the input's dtype
+        cos, sin = self.cos[inputs.positions][None].to(dtype), self.sin[inputs.positions][None].to(dtype)
         hidden, attn = lean_lm.forward(self.decoder, inputs.embeds, inputs.mask, cos, sin, self, attentions)
         last = hidden[:, -1:]
         return last, self.lm_head(last), attn
@@ -183,12 +186,27 @@ class GraphedSteps:
         replay then repeats: a step only overwrites its own slots, so running it again changes nothing."""
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
+        with torch.cuda.stream(side), self._autocast_without_cache():
             self._run(inputs)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph), self._autocast_without_cache():
             last, logits, _ = self._run(inputs)
         recorded = _Graph(graph, last, logits)
-        self._graphs[(inputs.embeds.shape[1], inputs.embeds.dtype)] = recorded
+        self._graphs[self._key(inputs)] = recorded
         return recorded
+
+    def _key(self, inputs: _Inputs) -> tuple:
+        """A graph bakes in the shapes, the input dtype and the autocast casts it was captured under."""
+        kind = self.device.type
+        cast = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+        return inputs.embeds.shape[1], inputs.embeds.dtype, cast
+
+    def _autocast_without_cache(self) -> contextlib.AbstractContextManager:
+        """Autocast as the caller has it, minus its cache of weight casts: that cache is freed when the caller's
+        autocast region ends, and a graph captured over it would replay reads of freed memory (PyTorch's CUDA
+        graphs notes say to capture with cache_enabled=False). The casts then run inside the graph."""
+        kind = self.device.type
+        if not torch.is_autocast_enabled(kind):
+            return contextlib.nullcontext()
+        return torch.autocast(kind, dtype=torch.get_autocast_dtype(kind), cache_enabled=False)
