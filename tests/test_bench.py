@@ -6,6 +6,7 @@ Not a timed test: nothing here asserts a speed, only that the numbers exist and 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -167,6 +168,18 @@ def test_attention_flops_are_counted_on_the_cpu():
     assert count_flops(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True)) == forward
     both = count_flops(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True).sum().backward())
     assert both > 3 * forward  # the backward is counted too
+
+
+def test_synthetic_audio_built_in_blocks_is_one_continuous_sweep():
+    """Built 10 s at a time (bounded memory): the same signal as one pass over the whole length."""
+    n = audio.ms_to_samples(25_000)  # crosses two block boundaries
+    t = torch.arange(n, dtype=torch.float64) / audio.SAMPLE_RATE
+    freq_hz = 400 + 300 * torch.sin(2 * math.pi * 0.2 * t)
+    phase = 2 * math.pi * torch.cumsum(freq_hz, 0) / audio.SAMPLE_RATE
+    envelope = 0.5 * (1 + torch.sin(2 * math.pi * 4 * t))
+    noise = torch.from_numpy(np.random.default_rng(3).standard_normal(n)) * 0.01
+    reference = (0.3 * envelope * torch.sin(phase) + noise).float()
+    torch.testing.assert_close(torch.from_numpy(synthetic_audio(25.0, seed=3)), reference, atol=1e-6, rtol=0)
 
 
 def test_sampled_total_is_exact_at_stride_one():
