@@ -138,7 +138,7 @@ class Session:
 
     def _feeds_pending(self) -> bool:
         """Whether the pending token is fed right after this chunk's read: always for a policy that peeks (it
-        looks at its outputs first); for one that decides without the model (wait-k, hold-n), when it says
+        looks at its outputs first); for one that decides without the model (wait-k, the oracle), when it says
         WRITE now. It is pure, so `_decide_and_write` asking it again gets the same answer."""
         return self.policy.peeks or self.policy.decide(self._view(None)) is Action.WRITE
 
