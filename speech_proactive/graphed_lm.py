@@ -144,10 +144,11 @@ class GraphedSteps:
         self.capacity = capacity
         old_k, old_v = getattr(self, "k", None), getattr(self, "v", None)
         self.k, self.v = [None] * len(self.layers), [None] * len(self.layers)
-        for i in range(len(self.layers)) if old_k and old_k[0] is not None else ():
-            shape = (*old_k[i].shape[:2], capacity, old_k[i].shape[3])
-            self.k[i], self.v[i] = old_k[i].new_zeros(shape), old_v[i].new_zeros(shape)
-            self.k[i][:, :, :self.n], self.v[i][:, :, :self.n] = old_k[i][:, :, :self.n], old_v[i][:, :, :self.n]
+        if old_k and old_k[0] is not None:  # buffers exist once the first step has run: move the entries over
+            for i, (k, v) in enumerate(zip(old_k, old_v)):
+                self.k[i] = k.new_zeros(*k.shape[:2], capacity, k.shape[3])
+                self.v[i] = v.new_zeros(*v.shape[:2], capacity, v.shape[3])
+                self.k[i][:, :, :self.n], self.v[i][:, :, :self.n] = k[:, :, :self.n], v[:, :, :self.n]
         largest = torch.tensor([capacity + self.max_offset])
         dummy = torch.zeros(1, device=self.device, dtype=self.decoder.norm.weight.dtype)
         self.rope(dummy, largest)

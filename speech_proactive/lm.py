@@ -233,25 +233,27 @@ class StreamingLM(nn.Module):
         """Append entries to the cache; outputs of the LAST new entry only ([1, 1, ...]): no streaming call
         needs the others, and the vocabulary head over every source vector read would be most of a READ."""
         keys = state.entries.cat(entries)
-        if self._graphs is not None:
-            pos = entries.positions(state.n_prefix, self.target_position_offset)
-            last, logits, attn = self._graphs.step(state.cache, embeds[None], layout.allowed(entries, keys), pos,
-                                                   attentions)
-            state.entries = keys
-            return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
-        if self.lean:
-            pos = entries.positions(state.n_prefix, self.target_position_offset)
-            allow = layout.allowed(entries, keys)  # on the host: testing it costs no device sync
-            allow = None if bool(allow.all()) else allow.to(embeds.device)
-            cos, sin = self._rope(embeds, pos)
-            hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds[None], allow, cos, sin, state.cache,
-                                           attentions)
-        else:
-            out = self._decoder(embeds[None], [entries], [keys], [state.n_prefix], state.cache, attentions)
-            hidden, attn = out.last_hidden_state, out.attentions if attentions else None
+        last, logits, attn = self._forward_last(state, embeds[None], entries, keys, attentions)
         state.entries = keys
+        return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
+
+    def _forward_last(self, state: LMState, embeds: Tensor, entries: Entries, keys: Entries,
+                      attentions: bool) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
+        """One forward of the new entries through the static cache (graphs), the lean loop or Hugging Face's
+        decoder: the last entry's hidden state and logits, and every layer's attention rows when asked."""
+        if not self.lean:
+            out = self._decoder(embeds, [entries], [keys], [state.n_prefix], state.cache, attentions)
+            last = out.last_hidden_state[:, -1:]
+            return last, self.logits(last), out.attentions if attentions else None
+        pos = entries.positions(state.n_prefix, self.target_position_offset)
+        allow = layout.allowed(entries, keys)  # on the host: testing it costs no device sync
+        if self._graphs is not None:
+            return self._graphs.step(state.cache, embeds, allow, pos, attentions)
+        allow = None if bool(allow.all()) else allow.to(embeds.device)
+        cos, sin = self._rope(embeds, pos)
+        hidden, attn = lean_lm.forward(self.model.get_decoder(), embeds, allow, cos, sin, state.cache, attentions)
         last = hidden[:, -1:]
-        return LMOutput(self.logits(last), last, tuple(a[:, :, -1:] for a in attn) if attn else None)
+        return last, self.logits(last), attn
 
     def _device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device
