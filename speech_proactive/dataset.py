@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from speech_proactive import audio
+from speech_proactive.augment import AugmentConfig, example_rng, lead_quiet
 from speech_proactive.batch import Batch, Example, collate, even_frames
 from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import Manifest, Utterance
@@ -54,12 +56,24 @@ def epoch_order(all_items: list[Item], epoch: int, seed: int, batch_size: int) -
     return [batches[i] for i in order]
 
 
-def make_example(model: SpeechLLM, item: Item) -> Example:
+def make_example(model: SpeechLLM, item: Item, augment: Augment | None = None) -> Example:
     samples = audio.load_audio(item.manifest.audio_path(item.utterance))
+    if augment is not None:
+        samples = lead_quiet(samples, augment.config, augment.rng)
     mel = even_frames(log_mel(samples, model.cfg.frontend))
     return Example(mel, model.prompt_ids(item.task).cpu(), model.target_ids(item.text).cpu(),
                    model.transcript_ids(item.utterance.src_text).cpu(), model.text_ids(item.utterance.src_text).cpu())
 
 
-def make_batch(model: SpeechLLM, all_items: list[Item], indices: list[int]) -> Batch:
-    return collate([make_example(model, all_items[i]) for i in indices])
+@dataclass(frozen=True)
+class Augment:
+    config: AugmentConfig
+    rng: np.random.Generator
+
+
+def make_batch(model: SpeechLLM, all_items: list[Item], indices: list[int], augment: AugmentConfig | None = None,
+               seed: int = 0, step: int = 0) -> Batch:
+    """The examples at `indices`; with `augment`, each one's draws depend on (seed, step, index) only."""
+    def aug(i: int) -> Augment | None:
+        return Augment(augment, example_rng(seed, step, i)) if augment is not None and augment.enabled else None
+    return collate([make_example(model, all_items[i], aug(i)) for i in indices])

@@ -196,7 +196,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
     while run.step < min(cfg.max_steps, stop_at_step or cfg.max_steps):
         t0 = time.perf_counter()
         indices = dist.shard(batch_at(run.step, n_batches, items, cfg, orders))
-        batch = dataset.make_batch(model, items, indices).to(dist.device)
+        batch = dataset.make_batch(model, items, indices, cfg.augment, cfg.seed, run.step).to(dist.device)
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, run.step) * group.get("scale", 1.0)
         values, n_tokens = step_fn(batch, run.step)

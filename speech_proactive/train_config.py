@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from speech_proactive.augment import AugmentConfig
 from speech_proactive.config import ModelConfig, coerce_fields
 from speech_proactive.lora import LoRAConfig
 from speech_proactive.losses import LossConfig
@@ -56,6 +57,7 @@ class TrainConfig:
     freeze: tuple[str, ...] = ()  # parts not trained: "encoder", "adapter", "llm" (e.g. a pretrained encoder)
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # lora.r > 0: the LLM trains only LoRA matrices
     tensorboard: bool = False  # also write the logged scalars as TensorBoard events to OUT/tensorboard
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # training audio only (augment.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,6 +92,7 @@ def from_dict(raw: dict[str, Any]) -> TrainConfig:
     d["llm"] = _sub(LLMSize, raw.get("llm", {}), "llm")
     d["loss"] = _sub(LossConfig, raw.get("loss", {}), "loss")
     d["lora"] = _sub(LoRAConfig, raw.get("lora", {}), "lora")
+    d["augment"] = _sub(AugmentConfig, raw.get("augment", {}), "augment")
     for k in ("train", "dev", "tasks", "freeze"):
         if k in d:
             d[k] = tuple([d[k]] if isinstance(d[k], str) else d[k])
