@@ -13,7 +13,7 @@ import torch
 from speech_proactive.calibrate import resolve
 from speech_proactive.checkpoint import load_model
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.evaluate import Job, baseline_rows, report, run_job, score_row, write_decoded
+from speech_proactive.sweep_results import Job, baseline_rows, report, run_job, score_row, write_decoded
 
 _worker_model = None
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from speech_proactive import evaluate
+from speech_proactive import evaluate, sweep_results
 from speech_proactive.data.manifest import Utterance, read_manifest
 from speech_proactive.decode import decode_manifest
 from speech_proactive.session import complete_words
@@ -44,7 +44,7 @@ def test_decode_samples_with_a_random_model(model):
 
     m = read_manifest(REPO / "audio_samples" / "samples.jsonl")
     decoded = decode_manifest(model, m, WaitK(k=2, per_chunk=1), m.rows[:2], progress=False)
-    row = evaluate.score_row("samples.en-de.jsonl", "wait-k:2:1", decoded)
+    row = sweep_results.score_row("samples.en-de.jsonl", "wait-k:2:1", decoded)
     assert row["n"] == 2 and row["bleu"] < 5 and row["rtf"] > 0 and "wer" not in row
     for d in decoded:
         assert len(d.word_delays_ms) == len(d.hyp.split()) == len(d.word_elapsed_ms)

@@ -4,11 +4,15 @@
 #   stage 2  train the model                runs/st-default/ (resumes a killed run)
 #   stage 3  train the probe decision head  runs/st-default/bundle/probe.pt (when a policy uses it; kept if there)
 #   stage 4  evaluate on the test splits    runs/st-default/eval/results.md
+#   stage 5  long-form evaluation (LAST=5)  runs/st-default/longform/<test>/results.md: the test utterances as
+#            talks under simulstream (unsegmented; python -m speech_proactive.longform), ~4 min for the grammar corpus
 # Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
 #            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2,
-#            PROBE_LIMIT=300 (training utterances per direction for the probe), LAST=4 (the last stage to run),
+#            PROBE_LIMIT=300 (training utterances per direction for the probe), LAST=4 (the last stage to run;
+#            5 adds the long-form stage), LONGFORM_POLICIES="offline wait-k:3,5 entropy:q0.9"
+#            (+ probe:q0.9 when the bundle has a probe),
 #            PY=.venv/bin/python (the interpreter; scripts/gpu_check.sh runs the GPU image's python3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -73,5 +77,17 @@ if [ "$STAGE" -le 4 ] && [ "$LAST" -ge 4 ]; then
     --policies $POLICIES --jobs "${JOBS:-2}" \
     --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
     --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval"
+fi
+
+if [ "$STAGE" -le 5 ] && [ "$LAST" -ge 5 ]; then
+  say "stage 5: long-form evaluation of $RUN/bundle (test utterances as talks, under simulstream)"
+  lf_default="offline wait-k:3,5 entropy:q0.9"
+  if [ -f "$RUN/bundle/probe.pt" ]; then lf_default="$lf_default probe:q0.9"; fi
+  lf_policies=${LONGFORM_POLICIES:-$lf_default}
+  for t in $tests; do
+    # shellcheck disable=SC2086
+    $PY -m speech_proactive.longform --model "$RUN/bundle" --manifest "$DATA/$t.jsonl" \
+      --limit "${EVAL_LIMIT:-100}" --policies $lf_policies --jobs "${JOBS:-2}" --out "$RUN/longform/$t"
+  done
 fi
 say "done: model $RUN/bundle, results $RUN/eval/results.md, losses $RUN/loss.png"
