@@ -58,3 +58,15 @@ def lead_quiet(samples: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator
     else:
         quiet = np.zeros(n, np.float32)
     return np.concatenate([quiet, samples.astype(np.float32, copy=False)])
+
+
+def quiet_warning(meta: dict) -> str | None:
+    """For a bundle's metadata: a warning when it was trained without leading quiet, which a live or long-form
+    stream always puts before the speech (measured: eval/results/longform-s9.md); None otherwise."""
+    train_config = meta.get("train_config")
+    if not meta.get("trained") or not isinstance(train_config, dict):
+        return None  # random weights, or a bundle that does not say how it was trained
+    if (train_config.get("augment") or {}).get("lead_quiet_p", 0.0) > 0:
+        return None
+    return ("this bundle was trained without leading-quiet augmentation: quiet before speech (the segmenter's "
+            "pre-roll, pauses) can derail it. Train with augment.lead_quiet_p=0.5 for live use (README, Live demo)")

@@ -88,3 +88,14 @@ def test_an_augmented_run_resumes_exactly(manifest, tmp_path):
 def losses_without_augment(manifest, tmp_path):
     train(tiny_cfg(manifest, tmp_path / "plain"))
     return losses(tmp_path / "plain")
+
+
+def test_a_trained_bundle_without_leading_quiet_is_flagged():
+    from speech_proactive.augment import quiet_warning
+
+    trained = {"trained": True, "train_config": {"augment": {"lead_quiet_p": 0.0}}}
+    assert "augment.lead_quiet_p" in quiet_warning(trained)
+    assert quiet_warning({"trained": True, "train_config": {}}) is not None  # before augment.py existed
+    assert quiet_warning({"trained": True, "train_config": {"augment": {"lead_quiet_p": 0.5}}}) is None
+    assert quiet_warning({"trained": False}) is None  # random weights: nonsense anyway, said elsewhere
+    assert quiet_warning({}) is None

@@ -7,14 +7,16 @@ progress and reports the summary. A second Ctrl-C leaves at once, without the fl
 
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from speech_proactive.augment import quiet_warning
 from speech_proactive.calibrate import resolve
-from speech_proactive.checkpoint import load_model
+from speech_proactive.checkpoint import load_model, read_manifest
 from speech_proactive.config import TaskSpec
 from speech_proactive.live import microphone
 from speech_proactive.live.blocks import BlockQueue
@@ -60,6 +62,8 @@ class LiveConfig:
 
 def load_session(cfg: LiveConfig) -> Session:
     model = load_model(cfg.model)
+    if warning := quiet_warning(read_manifest(cfg.model).get("meta", {})):
+        print(f"note: {warning}", file=sys.stderr)
     try:
         policy = resolve(parse_policy(cfg.policy), cfg.model, model)
     except ValueError as e:
