@@ -115,18 +115,22 @@ def test_scores_of_a_hand_made_log(tmp_path):
     assert (s.n_words, s.audio_s, s.compute_s) == (10, 6.0, pytest.approx(0.35))
 
 
-def segmenter_words(bundle: Path, policy: str, samples: np.ndarray) -> tuple[list[str], list[str]]:
-    """What the live segmenter over a session writes for a whole stream, fed as simulstream feeds it: the words
-    written while the audio plays, and those the end of the stream flushes."""
-    from speech_proactive.simulstream_processor import ProactiveProcessor, event_words
+def segmenter_texts(bundle: Path, policy: str, samples: np.ndarray) -> tuple[str, str]:
+    """The live segmenter over a session, fed a whole stream as simulstream feeds it, read independently of the
+    processor's word reporting: every segment's final text joined, and the text of the segment that only the
+    end of the stream closes ("" if a pause closed the last one)."""
+    from speech_proactive.live.events import SegmentEnded
+    from speech_proactive.simulstream_processor import ProactiveProcessor
 
     cfg = SimpleNamespace(model=str(bundle), policy=policy, src_lang="en", tgt_lang="de")
     ProactiveProcessor.load_model(cfg)
     seg = ProactiveProcessor(cfg).segmenter
-    words, step = [], audio.ms_to_samples(320)
+    events, step = [], audio.ms_to_samples(320)
     for start in range(0, len(samples), step):
-        words += event_words(seg.feed(samples[start:start + step], start).events)
-    return words, event_words(seg.finish("end").events)
+        events += seg.feed(samples[start:start + step], start).events
+    at_end = seg.finish("end").events
+    texts = [e.text for e in events + at_end if isinstance(e, SegmentEnded)]
+    return " ".join(t for t in texts if t.strip()), " ".join(e.text for e in at_end if isinstance(e, SegmentEnded))
 
 
 @pytest.mark.slow
@@ -143,11 +147,10 @@ def test_processor_under_the_simulstream_cli_logs_every_word(manifest, bundle, t
     log = run_setting(tmp_path / "run", processor_config(args, "wait-k:1", talks, 1), talks)
     out = LogReader(EVAL_CONFIG, str(log)).final_outputs_and_latencies()["talk_000"]
     talk = audio.load_audio(talks.wav_list.read_text().split()[0])  # int16 on disk: what simulstream sends
-    played, flushed = segmenter_words(bundle, "wait-k:1", talk)
-    assert played and flushed, "the tiny model writes (random) words both ways, so the comparison means something"
-    expected = played + flushed
-    assert out.final_text == " ".join(expected)
-    assert len(out.ideal_delays) == len(expected)
+    expected, closed_by_the_end = segmenter_texts(bundle, "wait-k:1", talk)
+    assert closed_by_the_end.strip(), "the last segment's words come from the end-of-stream flush"
+    assert out.final_text == " ".join(expected.split())
+    assert len(out.ideal_delays) == len(expected.split())
     assert out.ideal_delays == sorted(out.ideal_delays)
     assert out.ideal_delays[-1] <= talks.audio_s + 0.32
     assert not (tmp_path / "run" / "metrics.jsonl.partial").exists()
@@ -173,3 +176,54 @@ def test_cli_writes_results_and_reuses_finished_runs(manifest, bundle, tmp_path,
     assert main(["--model", str(bundle), "--policies", "offline", "--out", str(tmp_path / "x"),
                  "--audio-definition", "a.yaml"]) == 2
     assert "--references" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_simulstreams_websocket_server_serves_the_processor(manifest, bundle, tmp_path):
+    """simulstream's own server and WAV client, started for real on a free local port: the served talk's words
+    are what the segmenter writes (the talk ends in silence: the client sends its last chunk twice)."""
+    import subprocess
+    import sys
+    import time
+
+    from simulstream.metrics.readers import LogReader
+
+    from speech_proactive.longform import processor_config
+    from speech_proactive.longform_score import EVAL_CONFIG
+
+    talks = build_talks(manifest, tmp_path / "talks", per_talk=3, gap_ms=800)
+    port = free_port()
+    server_cfg = {"hostname": "127.0.0.1", "port": port, "pool_size": 1, "acquire_timeout": 30,
+                  "metrics": {"enabled": True, "filename": str(tmp_path / "metrics.jsonl")}}
+    (tmp_path / "server.yaml").write_text(yaml.safe_dump(server_cfg))
+    args = SimpleNamespace(model=bundle, pause_ms=600.0, max_segment_s=20.0)
+    (tmp_path / "proc.yaml").write_text(yaml.safe_dump(processor_config(args, "wait-k:1", talks, 1)))
+    bin_dir = Path(sys.executable).parent
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen([str(bin_dir / "simulstream_server"), "--server-config", str(tmp_path / "server.yaml"),
+                               "--speech-processor-config", str(tmp_path / "proc.yaml")],
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while "server listening" not in (tmp_path / "server.log").read_text() and time.time() < deadline:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.5)
+        subprocess.run([str(bin_dir / "simulstream_wavs_client"), "--uri", f"ws://127.0.0.1:{port}/",
+                        "--wav-list-file", str(talks.wav_list), "--chunk-duration-ms", "320"],
+                       check=True, capture_output=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    out = LogReader(EVAL_CONFIG, str(tmp_path / "metrics.jsonl")).final_outputs_and_latencies()["talk_000"]
+    expected, _ = segmenter_texts(bundle, "wait-k:1", audio.load_audio(talks.wav_list.read_text().split()[0]))
+    assert expected.strip(), "the tiny model writes (random) words, so the comparison means something"
+    assert out.final_text == " ".join(expected.split())
