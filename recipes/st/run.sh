@@ -5,7 +5,7 @@
 #   stage 3  train the probe decision head  runs/st-default/bundle/probe.pt (when a policy uses it; kept if there)
 #   stage 4  evaluate on the test splits    runs/st-default/eval/results.md
 #   stage 5  long-form evaluation (LAST=5)  runs/st-default/longform/<test>/results.md: the test utterances as
-#            talks under simulstream (unsegmented; python -m speech_proactive.longform), ~4 min for the grammar corpus
+#            talks under simulstream (unsegmented; python -m speech_proactive.longform), ~2 min for the grammar corpus
 # Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
