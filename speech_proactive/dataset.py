@@ -56,24 +56,19 @@ def epoch_order(all_items: list[Item], epoch: int, seed: int, batch_size: int) -
     return [batches[i] for i in order]
 
 
-def make_example(model: SpeechLLM, item: Item, augment: Augment | None = None) -> Example:
+def make_example(model: SpeechLLM, item: Item, augment: AugmentConfig | None = None,
+                 rng: np.random.Generator | None = None) -> Example:
     samples = audio.load_audio(item.manifest.audio_path(item.utterance))
     if augment is not None:
-        samples = lead_quiet(samples, augment.config, augment.rng)
+        samples = lead_quiet(samples, augment, rng)
     mel = even_frames(log_mel(samples, model.cfg.frontend))
     return Example(mel, model.prompt_ids(item.task).cpu(), model.target_ids(item.text).cpu(),
                    model.transcript_ids(item.utterance.src_text).cpu(), model.text_ids(item.utterance.src_text).cpu())
 
 
-@dataclass(frozen=True)
-class Augment:
-    config: AugmentConfig
-    rng: np.random.Generator
-
-
 def make_batch(model: SpeechLLM, all_items: list[Item], indices: list[int], augment: AugmentConfig | None = None,
                seed: int = 0, step: int = 0) -> Batch:
     """The examples at `indices`; with `augment`, each one's draws depend on (seed, step, index) only."""
-    def aug(i: int) -> Augment | None:
-        return Augment(augment, example_rng(seed, step, i)) if augment is not None and augment.enabled else None
-    return collate([make_example(model, all_items[i], aug(i)) for i in indices])
+    if augment is None or not augment.enabled:
+        return collate([make_example(model, all_items[i]) for i in indices])
+    return collate([make_example(model, all_items[i], augment, example_rng(seed, step, i)) for i in indices])

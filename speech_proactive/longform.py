@@ -67,21 +67,22 @@ def talk_set(args: argparse.Namespace) -> TalkSet:
     if args.audio_definition:
         if not (args.references and args.wav_dir and args.src_lang and args.tgt_lang):
             raise ValueError("--audio-definition needs --references, --wav-dir, --src-lang and --tgt-lang")
-        return existing_talks(args.audio_definition, args.references, args.wav_dir, args.src_lang, args.tgt_lang, folder)
+        return existing_talks(args.audio_definition, args.references, args.wav_dir, args.src_lang, args.tgt_lang,
+                              folder)
     if not args.manifest:
         raise ValueError("give --manifest (talks are made from it) or --audio-definition (a real long-form set)")
-    wanted = {"manifest": str(read_manifest(args.manifest).path), "per_talk": args.per_talk, "gap_ms": args.gap_ms,
-              "limit": args.limit}
+    manifest = read_manifest(args.manifest)
+    wanted = {"manifest": str(manifest.path), "per_talk": args.per_talk, "gap_ms": args.gap_ms, "limit": args.limit}
     made = folder / TALK_SET_FILE
     if made.is_file() and {k: json.loads(made.read_text()).get(k) for k in wanted} == wanted:
         return TalkSet.read(folder)
-    return build_talks(read_manifest(args.manifest), folder, args.per_talk, args.gap_ms, args.limit)
+    return build_talks(manifest, folder, args.per_talk, args.gap_ms, args.limit)
 
 
 def processor_config(args: argparse.Namespace, spec: str, talks: TalkSet, threads: int) -> dict:
     return {"type": PROCESSOR, "model": str(args.model.resolve()), "policy": spec, "task": "st",
-            "src_lang": talks.src_lang, "tgt_lang": talks.tgt_lang, "speech_chunk_size": 0.32,
-            "pause_ms": args.pause_ms, "max_segment_s": args.max_segment_s, "threads": threads,
+            "src_lang": talks.src_lang, "tgt_lang": talks.tgt_lang, "pause_ms": args.pause_ms,
+            "max_segment_s": args.max_segment_s, "threads": threads,
             "detokenizer_type": "simuleval", "latency_unit": "word"}
 
 
@@ -128,7 +129,7 @@ def table(rows: list[dict]) -> str:
     return head + "".join("| " + " | ".join(f.format(r[k]) for _, k, f in COLUMNS) + " |\n" for r in rows)
 
 
-def evaluate(args: argparse.Namespace) -> list[dict]:
+def evaluate(args: argparse.Namespace) -> tuple[TalkSet, list[dict]]:
     talks = talk_set(args)
     specs = [s for spec in args.policies for s in expand_grid(spec)]
     if any(":q" in s for s in specs):
@@ -147,18 +148,17 @@ def evaluate(args: argparse.Namespace) -> list[dict]:
     if args.jobs > 1:
         from concurrent.futures import ThreadPoolExecutor  # each setting runs in its own simulstream process
         with ThreadPoolExecutor(args.jobs) as pool:
-            return list(pool.map(one, specs))
-    return [one(s) for s in specs]
+            return talks, list(pool.map(one, specs))
+    return talks, [one(s) for s in specs]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        rows = evaluate(args)
+        talks, rows = evaluate(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"longform: {e}", file=sys.stderr)
         return 2
-    talks = TalkSet.read(args.out / "talks")
     meta = {"model": str(args.model), "talks": {k: str(v) for k, v in asdict(talks).items()},
             "segmenter": {"pause_ms": args.pause_ms, "max_segment_s": args.max_segment_s}}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

@@ -11,7 +11,7 @@ processor.yaml (`speech_proactive.longform` writes it; every key but `model` has
     task: st                       # st | asr
     src_lang: de
     tgt_lang: en
-    speech_chunk_size: 0.32        # seconds per call; the encoder's chunk
+    speech_chunk_size: 0.32        # seconds per call (default: the bundle's encoder chunk)
     pause_ms: 600                  # the live segmenter's settings (speech_proactive/live/segmenter.py)
     max_segment_s: 20
     threads: 0                     # torch threads; 0 leaves torch's default
@@ -50,9 +50,9 @@ from speech_proactive.session import Session
 
 assert SAMPLE_RATE == audio.SAMPLE_RATE, "simulstream and the model must agree on the rate"
 
-DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": TaskSpec.src_lang, "tgt_lang": TaskSpec.tgt_lang, "speech_chunk_size": 0.32,
-            "pause_ms": SegmenterConfig.pause_ms, "max_segment_s": SegmenterConfig.max_segment_ms / 1000,
-            "vad_dbfs": VadConfig.threshold_dbfs, "threads": 0}
+DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": TaskSpec.src_lang, "tgt_lang": TaskSpec.tgt_lang,
+            "speech_chunk_size": None, "pause_ms": SegmenterConfig.pause_ms,
+            "max_segment_s": SegmenterConfig.max_segment_ms / 1000, "vad_dbfs": VadConfig.threshold_dbfs, "threads": 0}
 
 
 def settings(config: SimpleNamespace) -> SimpleNamespace:
@@ -91,15 +91,19 @@ class ProactiveProcessor(SpeechProcessor):
         super().__init__(config)
         s = settings(config)
         self.model, self.policy = self._loaded[(str(s.model), str(s.policy))]
-        self.segmenter_config = SegmenterConfig(pause_ms=float(s.pause_ms), max_segment_ms=float(s.max_segment_s) * 1000,
+        self.segmenter_config = SegmenterConfig(pause_ms=float(s.pause_ms),
+                                                max_segment_ms=float(s.max_segment_s) * 1000,
                                                 vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)))
         self.task = TaskSpec.from_cli(s.task, s.src_lang, s.tgt_lang, None)
-        self.chunk_n = audio.ms_to_samples(self.model.cfg.encoder.chunk_ms)
+        chunk_ms = self.model.cfg.encoder.chunk_ms
+        self.chunk_n = audio.ms_to_samples(chunk_ms)
+        self.chunk_s = float(s.speech_chunk_size) if s.speech_chunk_size else chunk_ms / 1000
         self._new_stream()
 
     @property
     def speech_chunk_size(self) -> float:
-        return float(settings(self.config).speech_chunk_size)
+        """Seconds of audio per process_chunk call (simulstream asks before every message)."""
+        return self.chunk_s
 
     def _new_stream(self) -> None:
         self.segmenter = Segmenter(Session(self.model, self.policy, self.task), self.segmenter_config)

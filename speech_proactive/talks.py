@@ -69,7 +69,8 @@ def talk_rows(manifest: Manifest, per_talk: int, limit: int | None = None) -> li
     return [rows[i:i + per_talk] for i in range(0, len(rows), per_talk)]
 
 
-def talk_audio(manifest: Manifest, rows: list[Utterance], name: str, gap_ms: float) -> tuple[np.ndarray, list[Sentence]]:
+def talk_audio(manifest: Manifest, rows: list[Utterance], name: str,
+               gap_ms: float) -> tuple[np.ndarray, list[Sentence]]:
     """One talk: gap, sentence, gap, sentence, ..., gap. Offsets are exact sample positions."""
     gap = np.zeros(audio.ms_to_samples(gap_ms), np.float32)
     pieces, sentences, n = [gap], [], len(gap)
