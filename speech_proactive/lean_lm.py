@@ -105,7 +105,9 @@ def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache
     return _linear(attn.o_proj, out.transpose(1, 2).reshape(1, n, -1)), w
 
 
-def _linear(layer: nn.Linear, x: Tensor) -> Tensor:
+def _linear(layer: nn.Module, x: Tensor) -> Tensor:
+    if type(layer) is not nn.Linear:  # a wrapped projection (peft's unmerged LoRA) computes more than W x + b
+        return layer(x)
     return F.linear(x, layer.weight, layer.bias)  # without the module call's hook checks
 
 

@@ -89,3 +89,23 @@ def test_rope_table_rows_equal_the_rotary_module():
         ref_cos, ref_sin = rotary(x, positions[None])
         assert torch.equal(cos, ref_cos) and torch.equal(sin, ref_sin)
     assert len(table.cos) > 700  # it grew past its first allocation
+
+
+def test_lean_computes_unmerged_lora_layers():
+    """During a LoRA run the projections are peft wrappers whose `weight` is the frozen base weight: the lean
+    path must run the wrapper (base + low-rank update), as the Hugging Face forward does. Dev evaluation
+    streams through it while training."""
+    from speech_proactive.lora import LoRAConfig, add_lora
+    model = _model("qwen2")
+    add_lora(model, LoRAConfig(r=4, alpha=8, targets=("q_proj", "v_proj", "gate_proj")))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:  # peft starts B at zero, which would hide a skipped update
+                p.normal_(0, 0.5, generator=torch.Generator().manual_seed(2))
+        lean = _session(StreamingLM(model, lean=True), torch.Generator().manual_seed(1))
+        hf = _session(StreamingLM(model, lean=False), torch.Generator().manual_seed(1))
+        base = _session(StreamingLM(_model("qwen2"), lean=False), torch.Generator().manual_seed(1))
+    outputs = [(a, b, c) for a, b, c in zip(lean, hf, base) if a is not None and not isinstance(a, torch.Tensor)]
+    for a, b, _ in outputs:
+        torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(outputs[-1][0].logits, outputs[-1][2].logits, atol=1e-3)  # the update shows
