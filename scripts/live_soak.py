@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO))
 
 from speech_proactive import audio  # noqa: E402
 from speech_proactive.config import TaskSpec  # noqa: E402
-from speech_proactive.live.app import LiveConfig, load_session, prepare, run  # noqa: E402
-from speech_proactive.live.events import Event, Status  # noqa: E402
-from speech_proactive.live.segmenter import SegmenterConfig  # noqa: E402
+from speech_proactive.apps.live.app import LiveConfig, load_session, prepare, run  # noqa: E402
+from speech_proactive.streaming.events import Event, Status  # noqa: E402
+from speech_proactive.streaming.segmenter import SegmenterConfig  # noqa: E402
 
 MINUTE_MS = 60_000
 GAP_MS = 250  # inside a group: shorter than the pause, the segment goes on

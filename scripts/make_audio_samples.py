@@ -7,8 +7,8 @@ The clips are synthesized for this project (no GPL data): both languages, severa
 
 from pathlib import Path
 
-from speech_proactive.data.grammar import generate, split_of
-from speech_proactive.data.grammar_corpus import utterance
+from speech_proactive.data.corpora.grammar import generate, split_of
+from speech_proactive.data.corpora.grammar_corpus import utterance
 from speech_proactive.data.manifest import write_manifest
 from speech_proactive.data.synth import SynthJob, pick_voice, synthesize_all
 

@@ -15,10 +15,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from speech_proactive import audio  # noqa: E402
-from speech_proactive.build import build_model, read_lines  # noqa: E402
-from speech_proactive.checkpoint import save_bundle  # noqa: E402
+from speech_proactive.model.build import build_model, read_lines  # noqa: E402
+from speech_proactive.model.bundle import save_bundle  # noqa: E402
 from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig  # noqa: E402
-from speech_proactive.model import LLMSize, SpeechLLM  # noqa: E402
+from speech_proactive.model.speech_llm import LLMSize, SpeechLLM  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SENTENCES = REPO / "audio_samples" / "sentences.txt"

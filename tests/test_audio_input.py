@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from speech_proactive import audio
-from speech_proactive.session import Session
+from speech_proactive.streaming.session import Session
 
 SR = audio.SAMPLE_RATE
 

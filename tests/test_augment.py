@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech_proactive import audio, dataset
-from speech_proactive.augment import AugmentConfig, example_rng, lead_quiet
-from speech_proactive.checkpoint import read_manifest as read_bundle
+from speech_proactive import audio
+from speech_proactive.training import dataset
+from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
+from speech_proactive.model.bundle import read_manifest as read_bundle
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.train import new_model, train
-from speech_proactive.train_config import load_train_config
+from speech_proactive.training.loop import new_model, train
+from speech_proactive.training.config import load_train_config
 from test_train import losses, tiny_cfg, tiny_corpus
 
 ALWAYS = AugmentConfig(lead_quiet_p=1.0, lead_quiet_max_ms=800.0)
@@ -91,7 +92,7 @@ def losses_without_augment(manifest, tmp_path):
 
 
 def test_a_trained_bundle_without_leading_quiet_is_flagged():
-    from speech_proactive.augment import quiet_warning
+    from speech_proactive.training.augment import quiet_warning
 
     trained = {"trained": True, "train_config": {"augment": {"lead_quiet_p": 0.0}}}
     assert "augment.lead_quiet_p" in quiet_warning(trained)

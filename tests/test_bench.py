@@ -17,8 +17,8 @@ from speech_proactive.bench.reencode import REENCODE_KEYS, sampled_total
 from speech_proactive.bench.runtime import Runtime
 from speech_proactive.bench.streaming import BENCH_DECODE, MARKS_S, TOKENS_PER_CHUNK, bench_policy, stream
 from speech_proactive.bench.training import TRAIN_VARIANTS, loss_fn, naive_duplicated_loss, step_flops, train_batch
-from speech_proactive.losses import LossConfig, compute_losses
-from speech_proactive.session import Session
+from speech_proactive.training.losses import LossConfig, compute_losses
+from speech_proactive.streaming.session import Session
 
 CPU = Runtime(torch.device("cpu"), torch.float32)
 # None is a valid value only here: skipped under --quick, CUDA-only, or not applicable yet
@@ -194,7 +194,7 @@ def test_default_size_is_the_recipe_model():
     """`--size default` must measure the model `make recipe-st` trains, not the one it trained once."""
     from pathlib import Path
 
-    from speech_proactive.train_config import load_train_config
+    from speech_proactive.training.config import load_train_config
 
     cfg = load_train_config(Path(__file__).resolve().parents[1] / "recipes" / "st" / "default.yaml")
     size = SIZES["default"]

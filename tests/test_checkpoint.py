@@ -12,11 +12,11 @@ import pytest
 import torch
 from conftest import SENTENCES, TINY_LLM, tiny_model
 
-from speech_proactive.build import build_model, read_lines
-from speech_proactive.checkpoint import AUDIO_WEIGHTS, BundleError, load_llm, load_model, save_bundle
+from speech_proactive.model.build import build_model, read_lines
+from speech_proactive.model.bundle import AUDIO_WEIGHTS, BundleError, load_llm, load_model, save_bundle
 from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
-from speech_proactive.frontend import log_mel
-from speech_proactive.session import Session
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.streaming.session import Session
 
 SMALL_CFG = ModelConfig(encoder=EncoderConfig(n_mels=80, n_audio_state=32, n_audio_head=2, n_audio_layer=2),
                         adapter=AdapterConfig(stack=4, hidden=32))
@@ -295,7 +295,7 @@ def test_not_a_whisper_checkpoint(tmp_path, kind):
 def write_hf_llm(folder: Path):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from speech_proactive.tokenizer import train_bpe
+    from speech_proactive.model.tokenizer import train_bpe
 
     tok = train_bpe(read_lines([SENTENCES]), 300)
     torch.manual_seed(123)

@@ -2,7 +2,7 @@
 
 import torch
 
-from speech_proactive import ctc
+from speech_proactive.model import ctc
 
 
 def test_transcript_normalisation_keeps_what_speech_carries():

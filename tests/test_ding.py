@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from speech_proactive.data import debian, ding
+from speech_proactive.data import debian_packages
+from speech_proactive.data.corpora import ding
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ding" / "de-en"
 
@@ -120,18 +121,18 @@ def test_build_through_the_debian_cache(tmp_path, capsys):
     unpacked = out / "debs" / "unpacked" / "trans-de-en"
     marker = unpacked / ".unpacked-from"
     mtime = marker.stat().st_mtime_ns
-    package = debian.fetch_package("trans-de-en", out / "debs")  # idempotent: nothing unpacked again
+    package = debian_packages.fetch_package("trans-de-en", out / "debs")  # idempotent: nothing unpacked again
     assert package.root == unpacked and marker.stat().st_mtime_ns == mtime
     assert (package.root / ding.DICT_PATH).read_text(encoding="utf-8") == FIXTURE.read_text(encoding="utf-8")
 
 
 def test_unpack_errors_are_clear(tmp_path):
-    with pytest.raises(debian.DebianError, match="no such .deb"):
-        debian.unpack_deb(tmp_path / "nothing.deb", tmp_path / "out")
+    with pytest.raises(debian_packages.DebianError, match="no such .deb"):
+        debian_packages.unpack_deb(tmp_path / "nothing.deb", tmp_path / "out")
     bad = tmp_path / "bad_1_all.deb"
     bad.write_bytes(b"not an ar archive")
-    with pytest.raises(debian.DebianError, match="could not unpack"):
-        debian.unpack_deb(bad, tmp_path / "out")
+    with pytest.raises(debian_packages.DebianError, match="could not unpack"):
+        debian_packages.unpack_deb(bad, tmp_path / "out")
 
 
 FAKE_APT = """#!/bin/sh
@@ -154,8 +155,8 @@ def test_download_updates_package_lists_once(tmp_path, monkeypatch):
     monkeypatch.setenv("APT_LOG", str(tmp_path / "apt.log"))
     monkeypatch.setenv("APT_LISTS", str(tmp_path / "lists"))
     monkeypatch.setenv("APT_DEB", str(make_deb(tmp_path)))
-    package = debian.fetch_package("trans-de-en", tmp_path / "cache")
+    package = debian_packages.fetch_package("trans-de-en", tmp_path / "cache")
     assert (package.root / ding.DICT_PATH).is_file()
-    assert debian.fetch_package("trans-de-en", tmp_path / "cache") == package  # cached: apt-get not run again
+    assert debian_packages.fetch_package("trans-de-en", tmp_path / "cache") == package  # cached: apt-get not run again
     calls = (tmp_path / "apt.log").read_text().splitlines()
     assert calls == ["download trans-de-en", "update", "download trans-de-en"]

@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-from speech_proactive import evaluate, sweep_results
+from speech_proactive.evaluation import evaluate
+from speech_proactive.evaluation import results
 from speech_proactive.data.manifest import Utterance, read_manifest
-from speech_proactive.decode import decode_manifest
-from speech_proactive.session import complete_words
-from speech_proactive.policies import Entropy, Oracle, WaitK
-from speech_proactive.policy_spec import expand_grid, parse_policy
-from speech_proactive.text_baselines import copy_source, nearest_neighbour
+from speech_proactive.evaluation.decode import decode_manifest
+from speech_proactive.streaming.session import complete_words
+from speech_proactive.streaming.policies import Entropy, Oracle, WaitK
+from speech_proactive.streaming.policy_spec import expand_grid, parse_policy
+from speech_proactive.evaluation.baselines import copy_source, nearest_neighbour
 
 
 def test_complete_words():
@@ -44,7 +45,7 @@ def test_decode_samples_with_a_random_model(model):
 
     m = read_manifest(REPO / "audio_samples" / "samples.jsonl")
     decoded = decode_manifest(model, m, WaitK(k=2, per_chunk=1), m.rows[:2], progress=False)
-    row = sweep_results.score_row("samples.en-de.jsonl", "wait-k:2:1", decoded)
+    row = results.score_row("samples.en-de.jsonl", "wait-k:2:1", decoded)
     assert row["n"] == 2 and row["bleu"] < 5 and row["rtf"] > 0 and "wer" not in row
     for d in decoded:
         assert len(d.word_delays_ms) == len(d.hyp.split()) == len(d.word_elapsed_ms)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech_proactive.data import fillets
+from speech_proactive.data.corpora import fillets
 from speech_proactive.data.manifest import read_manifest
 
 GAME_DIR = Path(__file__).parent / "fixtures" / "fillets"

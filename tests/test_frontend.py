@@ -6,7 +6,7 @@ import torch
 
 from speech_proactive import audio
 from speech_proactive.config import FrontendConfig
-from speech_proactive.frontend import LEFT_PAD, MelStream, log_mel
+from speech_proactive.model.frontend import LEFT_PAD, MelStream, log_mel
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -2,17 +2,17 @@
 
 import pytest
 
-from speech_proactive.data.grammar import HELD_OUT_SHAPES, SHAPES, generate, split_of
-from speech_proactive.data.grammar import german_forms, german_phrases, templates
-from speech_proactive.data.grammar.aligned import MAIN, linked
-from speech_proactive.data.grammar.english_clause import clause as en_clause
-from speech_proactive.data.grammar.german_clause import clause as de_clause
-from speech_proactive.data.grammar.meaning import Clause, Complex, Det, NounPhrase, Question, Tense
-from speech_proactive.data.grammar.nouns import NAMES, NOUNS
-from speech_proactive.data.grammar.order import Order
-from speech_proactive.data.grammar.splits import combos
-from speech_proactive.data.grammar.verbs import MODALS, VERBS
-from speech_proactive.data.grammar.words import ADJECTIVES, COUNTS, PRONOUNS, TIME_ADVERBS, WEIL, WH_WORDS
+from speech_proactive.data.corpora.grammar import HELD_OUT_SHAPES, SHAPES, generate, split_of
+from speech_proactive.data.corpora.grammar import german_forms, german_phrases, templates
+from speech_proactive.data.corpora.grammar.aligned import MAIN, linked
+from speech_proactive.data.corpora.grammar.english_clause import clause as en_clause
+from speech_proactive.data.corpora.grammar.german_clause import clause as de_clause
+from speech_proactive.data.corpora.grammar.meaning import Clause, Complex, Det, NounPhrase, Question, Tense
+from speech_proactive.data.corpora.grammar.nouns import NAMES, NOUNS
+from speech_proactive.data.corpora.grammar.order import Order
+from speech_proactive.data.corpora.grammar.splits import combos
+from speech_proactive.data.corpora.grammar.verbs import MODALS, VERBS
+from speech_proactive.data.corpora.grammar.words import ADJECTIVES, COUNTS, PRONOUNS, TIME_ADVERBS, WEIL, WH_WORDS
 
 N = {n.de: n for n in NOUNS}
 V = {v.de: v for v in VERBS}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from speech_proactive.data import corpus_build, grammar_corpus
+from speech_proactive.data.corpora import corpus_build
+from speech_proactive.data.corpora import grammar_corpus
 from speech_proactive.data.manifest import read_manifest
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from test_lean_lm import _model, _session
 
-from speech_proactive import graphed_lm
-from speech_proactive.lm import LMState, StreamingLM
-from speech_proactive.session import Session
+from speech_proactive.model.llm import graphed_steps
+from speech_proactive.model.llm.streaming_lm import LMState, StreamingLM
+from speech_proactive.streaming.session import Session
 
 
 def _assert_same_outputs(graphed: list, lean: list, atol: float = 1e-5) -> int:
@@ -65,7 +65,7 @@ def test_graphs_need_the_lean_forward():
 
 def test_graphed_session_writes_what_a_plain_session_writes(model):
     """The whole streaming path (encoder, adapter, policy, peeks and undos) on the static cache."""
-    from speech_proactive.policies import WaitK
+    from speech_proactive.streaming.policies import WaitK
 
     samples = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
     tokens = []
@@ -88,7 +88,7 @@ def test_replayed_graphs_equal_uncaptured_steps():
     lm = StreamingLM(model, lean=True)
     outs = []
     for capture in (True, False):
-        lm._graphs = graphed_lm.GraphedSteps(model, lm._rope, 0, capacity=8, capture=capture)
+        lm._graphs = graphed_steps.GraphedSteps(model, lm._rope, 0, capacity=8, capture=capture)
         with torch.inference_mode():
             outs.append(_session(lm, torch.Generator().manual_seed(1), device="cuda"))
         if capture:

@@ -3,8 +3,8 @@
 import torch
 from transformers.cache_utils import DynamicLayer
 
-from speech_proactive.encoder import LayerCache
-from speech_proactive.kv_cache import GrowingLayer
+from speech_proactive.model.encoder import LayerCache
+from speech_proactive.model.kv_cache import GrowingLayer
 
 
 def test_growing_layer_equals_dynamic_layer_through_appends_and_crops():

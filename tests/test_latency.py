@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech_proactive import latency as lat
+from speech_proactive.evaluation.metrics import latency as lat
 
 # One instance worked by hand: 5 words for a 4-word reference over 2 s of audio, written after 2, 2 and
 # 4 segments of 320 ms and at the end of the input.

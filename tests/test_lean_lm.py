@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
-from speech_proactive import lean_lm
-from speech_proactive.lm import LMState, StreamingLM
+from speech_proactive.model.llm import lean_forward
+from speech_proactive.model.llm.streaming_lm import LMState, StreamingLM
 
 D = 32
 COMMON = dict(vocab_size=97, hidden_size=D, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -42,7 +42,7 @@ def _session(lm: StreamingLM, g: torch.Generator, device: str = "cpu") -> list:
 @pytest.mark.parametrize("family", ["qwen2", "llama"])
 def test_lean_equals_hugging_face(family):
     model = _model(family)
-    assert lean_lm.supports(model)
+    assert lean_forward.supports(model)
     with torch.no_grad():
         lean = _session(StreamingLM(model, lean=True), torch.Generator().manual_seed(1))
         hf = _session(StreamingLM(model, lean=False), torch.Generator().manual_seed(1))
@@ -67,7 +67,7 @@ def test_lean_is_the_default_where_supported():
     assert StreamingLM(_model("qwen2")).lean
     cfg = Qwen3Config(**COMMON, head_dim=8)
     qwen3 = Qwen3ForCausalLM(cfg).eval()
-    assert not lean_lm.supports(qwen3)  # per-head q/k norms: not the layout lean_lm reproduces
+    assert not lean_forward.supports(qwen3)  # per-head q/k norms: not the layout lean_lm reproduces
     assert not StreamingLM(qwen3).lean
     with pytest.raises(ValueError, match="qwen3"):
         StreamingLM(qwen3, lean=True)
@@ -76,13 +76,13 @@ def test_lean_is_the_default_where_supported():
 def test_sliding_window_layers_are_not_lean():
     cfg = Qwen2Config(**COMMON, use_sliding_window=True, sliding_window=8, max_window_layers=0)
     assert any(t == "sliding_attention" for t in cfg.layer_types)
-    assert not lean_lm.supports(Qwen2ForCausalLM(cfg))
+    assert not lean_forward.supports(Qwen2ForCausalLM(cfg))
 
 
 def test_rope_table_rows_equal_the_rotary_module():
     """The table is built once and indexed per step: its rows must be the module's own, also after it grows."""
     rotary = _model("qwen2").get_decoder().rotary_emb
-    table = lean_lm.RopeTable(rotary)
+    table = lean_forward.RopeTable(rotary)
     x = torch.zeros(1, 1, D)
     for positions in (torch.tensor([0, 5, 2]), torch.arange(250, 260), torch.tensor([700, 3])):
         cos, sin = table(x, positions)
@@ -95,7 +95,7 @@ def test_lean_computes_unmerged_lora_layers():
     """During a LoRA run the projections are peft wrappers whose `weight` is the frozen base weight: the lean
     path must run the wrapper (base + low-rank update), as the Hugging Face forward does. Dev evaluation
     streams through it while training."""
-    from speech_proactive.lora import LoRAConfig, add_lora
+    from speech_proactive.model.lora import LoRAConfig, add_lora
     model = _model("qwen2")
     add_lora(model, LoRAConfig(r=4, alpha=8, targets=("q_proj", "v_proj", "gate_proj")))
     with torch.no_grad():

@@ -24,17 +24,17 @@ import sounddevice
 from conftest import espeak
 from speech_proactive import audio
 from speech_proactive.config import DecodeOptions, EncoderConfig, TaskSpec
-from speech_proactive.live.__main__ import main
-from speech_proactive.live.blocks import END, Block, BlockQueue
-from speech_proactive.live.convert import ToModelAudio
-from speech_proactive.live.display import Terminal
-from speech_proactive.live.events import SegmentEnded, Status, Summary, TextUpdate
-from speech_proactive.live.file_source import FileSource
-from speech_proactive.live.runner import Runner
-from speech_proactive.live.segmenter import Segmenter, SegmenterConfig
-from speech_proactive.live.vad import EnergyVad
-from speech_proactive.policy_spec import parse_policy
-from speech_proactive.session import Session
+from speech_proactive.apps.live.__main__ import main
+from speech_proactive.apps.live.blocks import END, Block, BlockQueue
+from speech_proactive.apps.live.convert import ToModelAudio
+from speech_proactive.apps.live.display import Terminal
+from speech_proactive.streaming.events import SegmentEnded, Status, Summary, TextUpdate
+from speech_proactive.apps.live.file_source import FileSource
+from speech_proactive.apps.live.runner import Runner
+from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
+from speech_proactive.streaming.vad import EnergyVad
+from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.streaming.session import Session
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = "wait-k:2:1"

@@ -4,9 +4,9 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-from speech_proactive import layout
-from speech_proactive.layout import Entries
-from speech_proactive.lm import LMState, StreamingLM
+from speech_proactive.model.llm import group_positions
+from speech_proactive.model.llm.group_positions import Entries
+from speech_proactive.model.llm.streaming_lm import LMState, StreamingLM
 
 D = 32
 
@@ -69,7 +69,7 @@ def test_shared_source_copies_equal_separate_passes():
     lm = _llm("qwen2")
     prefix, source, target = torch.tensor([3, 4, 5]), torch.randn(10, D), torch.tensor([7, 8, 9, 10])
     full, partial = torch.full((4,), 10), torch.tensor([1, 3, 3, 8])
-    entries = layout.sequence(3, 10, [full, partial])
+    entries = group_positions.sequence(3, 10, [full, partial])
     embeds = torch.cat([lm.embed(prefix), source, lm.embed(target), lm.embed(target)])[None]
     with torch.no_grad():
         shared = lm.run(embeds, [entries], [entries], [3]).logits[0, 13:]
@@ -80,8 +80,8 @@ def test_shared_source_copies_equal_separate_passes():
 
 
 def test_mask_rules():
-    e = layout.sequence(2, 3, [torch.tensor([1, 3])])
-    a = layout.allowed(e, e)
+    e = group_positions.sequence(2, 3, [torch.tensor([1, 3])])
+    a = group_positions.allowed(e, e)
     src, tgt = slice(2, 5), slice(5, 7)
     assert not a[src, tgt].any()  # source never sees target
     assert a[:, :2][2:].all()  # everyone after the prompt sees the whole prompt
@@ -93,15 +93,15 @@ def test_mask_rules():
 
 
 def test_pad_entries_are_invisible_and_safe():
-    e = layout.sequence(1, 2, [torch.tensor([2])]).cat(Entries.group(layout.PAD, 2))
-    a = layout.allowed(e, e)
+    e = group_positions.sequence(1, 2, [torch.tensor([2])]).cat(Entries.group(group_positions.PAD, 2))
+    a = group_positions.allowed(e, e)
     assert not a[:4, 4:].any() and a.any(dim=1).all()  # nobody sees PAD; every row sees something
 
 
 @pytest.mark.parametrize("bad", [torch.tensor([2, 1]), torch.tensor([0, 4]), torch.tensor([-1, 0])])
 def test_bad_schedule_rejected(bad):
     with pytest.raises(ValueError, match="schedule"):
-        layout.sequence(1, 3, [bad])
+        group_positions.sequence(1, 3, [bad])
 
 
 def test_unwrite_refuses_source():

@@ -14,7 +14,7 @@ import yaml
 
 from speech_proactive import audio
 from speech_proactive.data.manifest import Utterance, read_manifest, write_manifest
-from speech_proactive.talks import TalkSet, build_talks, existing_talks
+from speech_proactive.evaluation.longform.talks import TalkSet, build_talks, existing_talks
 
 SENTENCES = [("the old man reads a book in the garden", "der alte Mann liest ein Buch im Garten"),
              ("a dog sleeps", "ein Hund schläft"),
@@ -87,7 +87,7 @@ def test_real_layout_is_read_as_given(manifest, tmp_path):
 def test_scores_of_a_hand_made_log(tmp_path):
     """Two sentences of one talk written word for word: BLEU 100, StreamLAAL by hand (delays from each
     reference segment's start, LAAL with gamma = max(|hyp|, |ref|) / duration), CA adding each chunk's time."""
-    from speech_proactive.longform_score import score_log
+    from speech_proactive.evaluation.longform.score import score_log
 
     refs = ["one two three four five", "six seven eight nine ten"]
     (tmp_path / "refs.txt").write_text("".join(r + "\n" for r in refs))
@@ -119,8 +119,8 @@ def segmenter_texts(bundle: Path, policy: str, samples: np.ndarray) -> tuple[str
     """The live segmenter over a session, fed a whole stream as simulstream feeds it, read independently of the
     processor's word reporting: every segment's final text joined, and the text of the segment that only the
     end of the stream closes ("" if a pause closed the last one)."""
-    from speech_proactive.live.events import SegmentEnded
-    from speech_proactive.simulstream_processor import ProactiveProcessor
+    from speech_proactive.streaming.events import SegmentEnded
+    from speech_proactive.integrations.simulstream_processor import ProactiveProcessor
 
     cfg = SimpleNamespace(model=str(bundle), policy=policy, src_lang="en", tgt_lang="de")
     ProactiveProcessor.load_model(cfg)
@@ -137,8 +137,8 @@ def segmenter_texts(bundle: Path, policy: str, samples: np.ndarray) -> tuple[str
 def test_processor_under_the_simulstream_cli_logs_every_word(manifest, bundle, tmp_path):
     from simulstream.metrics.readers import LogReader
 
-    from speech_proactive.longform import processor_config, run_setting
-    from speech_proactive.longform_score import EVAL_CONFIG
+    from speech_proactive.evaluation.longform.run import processor_config, run_setting
+    from speech_proactive.evaluation.longform.score import EVAL_CONFIG
 
     # No silence after the last sentence: its segment is still open when the stream ends, so its last words
     # are written by the end-of-stream flush (the tail a harness most easily loses).
@@ -158,7 +158,7 @@ def test_processor_under_the_simulstream_cli_logs_every_word(manifest, bundle, t
 
 @pytest.mark.slow
 def test_cli_writes_results_and_reuses_finished_runs(manifest, bundle, tmp_path, capsys):
-    from speech_proactive.longform import main
+    from speech_proactive.evaluation.longform.run import main
 
     argv = ["--model", str(bundle), "--manifest", str(manifest.path), "--per-talk", "2",
             "--policies", "offline", "wait-k:1", "--out", str(tmp_path / "out")]
@@ -196,8 +196,8 @@ def test_simulstreams_websocket_server_serves_the_processor(manifest, bundle, tm
 
     from simulstream.metrics.readers import LogReader
 
-    from speech_proactive.longform import processor_config
-    from speech_proactive.longform_score import EVAL_CONFIG
+    from speech_proactive.evaluation.longform.run import processor_config
+    from speech_proactive.evaluation.longform.score import EVAL_CONFIG
 
     talks = build_talks(manifest, tmp_path / "talks", per_talk=3, gap_ms=800)
     port = free_port()

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from speech_proactive.batch import Example, collate, even_frames
+from speech_proactive.training.batch import Example, collate, even_frames
 from speech_proactive.config import TaskSpec
-from speech_proactive.frontend import log_mel
-from speech_proactive.losses import LossConfig, compute_losses, shared_forward, source_lengths, topk_kl
-from speech_proactive.schedules import allocation_weights, sample_schedule, units_to_vectors
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.training.losses import LossConfig, compute_losses, shared_forward, source_lengths, topk_kl
+from speech_proactive.training.schedules import allocation_weights, sample_schedule, units_to_vectors
 
 
 # -- schedules ----------------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def test_one_step_decreases_loss(speech):
 
 
 def test_ctc_warmup_touches_only_the_audio_side(model, speech):
-    from speech_proactive.losses import ctc_only
+    from speech_proactive.training.losses import ctc_only
 
     batch = make_batch(model, speech)
     model.zero_grad(set_to_none=True)
@@ -139,7 +139,7 @@ def test_text_warmup_is_the_llm_on_the_source_text(model, speech):
     computes it; only the LLM gets a gradient."""
     import torch.nn.functional as F
 
-    from speech_proactive.losses import text_only
+    from speech_proactive.training.losses import text_only
 
     task = TaskSpec("st", "en", "de")
     pairs = [("the old man reads a book", "der alte Mann liest ein Buch"), ("we play", "wir spielen")]

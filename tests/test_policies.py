@@ -6,13 +6,13 @@ import shutil
 import pytest
 import torch
 
-from speech_proactive import calibrate
+from speech_proactive.streaming import calibrate
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.frontend import log_mel
-from speech_proactive.policies import (Action, Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, Policy, PolicyView,
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.streaming.policies import (Action, Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, Policy, PolicyView,
                                        WaitK, make_policy, token_entropy)
-from speech_proactive.session import Session
+from speech_proactive.streaming.session import Session
 
 READ, WRITE = Action.READ, Action.WRITE
 
@@ -90,8 +90,8 @@ class Recording(Policy):
 
 def test_stream_scores_equal_the_batch_model(model, speech):
     """The logits and source attention a head sees mid-stream are the batch model's under the same schedule."""
-    from speech_proactive import layout
-    from speech_proactive.lm import source_attention
+    from speech_proactive.model.llm import group_positions
+    from speech_proactive.model.llm.streaming_lm import source_attention
 
     policy = Recording()
     task = TaskSpec("st", "en", "de")
@@ -110,7 +110,7 @@ def test_stream_scores_equal_the_batch_model(model, speech):
             target = torch.tensor([model.start_id, *tokens[:v.n_written]])
             vis = torch.tensor([*n_seen[:v.n_written], n_src])
             out = model.lm.forward_sequence(prompt, source, target, vis, attentions=True)
-            kinds = layout.sequence(len(prompt), len(source), [vis]).kind
+            kinds = group_positions.sequence(len(prompt), len(source), [vis]).kind
             batch_attn = source_attention(out.attentions, kinds, len(target) - 1)[:n_src]
             torch.testing.assert_close(v.next_logits, out.logits[0, -1], rtol=1e-4, atol=1e-4)
             torch.testing.assert_close(v.source_attention, batch_attn / batch_attn.sum(), rtol=1e-4, atol=1e-5)

@@ -9,16 +9,18 @@ import types
 import pytest
 import torch
 
-from speech_proactive import calibrate, evaluate, probe
+from speech_proactive.streaming import calibrate
+from speech_proactive.evaluation import evaluate
+from speech_proactive.training import probe
 from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.frontend import log_mel
-from speech_proactive.policies import Action, Policy, PolicyView, Probe
-from speech_proactive.policy_spec import parse_policy
-from speech_proactive.probe_data import (Examples, LabelConfig, asked, collect, kl_divergence, partial_views,
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.streaming.policies import Action, Policy, PolicyView, Probe
+from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.training.probe_data import (Examples, LabelConfig, asked, collect, kl_divergence, partial_views,
                                          sufficient, utterance_examples)
-from speech_proactive.probe_head import ProbeHead, ProbeMissing, features, load_probe, save_probe
-from speech_proactive.session import Session
+from speech_proactive.streaming.probe_head import ProbeHead, ProbeMissing, features, load_probe, save_probe
+from speech_proactive.streaming.session import Session
 
 READ, WRITE = Action.READ, Action.WRITE
 
@@ -121,7 +123,7 @@ def test_probe_policy_decisions_on_hand_built_views():
     assert p.decide(view(unsure, finished=True)) is WRITE
     assert Probe(threshold=1.0, head=head).decide(view(unsure)) is WRITE  # score 1 - p never exceeds 1
     assert Probe.needs_hidden and Probe.needs_logits
-    with pytest.raises(ValueError, match="python -m speech_proactive.probe"):
+    with pytest.raises(ValueError, match="python -m speech_proactive.training.probe"):
         Probe().decide(view(sure))
     assert Probe(0.5, head, "abc") == Probe(0.5, hand_head(5, 3.0), "abc")  # weights are named by probe_id
     assert calibrate.key(Probe(0.5, head, "abc")) == "Probe:probe_id=abc"
@@ -180,7 +182,7 @@ def test_probe_file_round_trip_through_the_bundle(model, bundle, tmp_path):
 def test_probe_without_a_trained_head_says_how_to_train_one(model, bundle, capsys):
     from conftest import REPO
 
-    with pytest.raises(ProbeMissing, match="python -m speech_proactive.probe --model"):
+    with pytest.raises(ProbeMissing, match="python -m speech_proactive.training.probe --model"):
         calibrate.resolve(parse_policy("probe:q0.9"), bundle, model)
     samples = REPO / "audio_samples" / "samples.jsonl"
     assert evaluate.main(["--model", str(bundle), "--manifest", str(samples), "--policies", "probe:0.5"]) == 2

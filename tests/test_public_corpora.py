@@ -9,8 +9,10 @@ import pytest
 import soundfile as sf
 
 from speech_proactive import audio
-from speech_proactive.data import covost, librispeech, mustc
-from speech_proactive.data.librispeech import CorpusError
+from speech_proactive.data.corpora import covost
+from speech_proactive.data.corpora import librispeech
+from speech_proactive.data.corpora import mustc
+from speech_proactive.data.corpora.librispeech import CorpusError
 from speech_proactive.data.manifest import read_manifest
 
 

@@ -5,13 +5,13 @@ import shutil
 
 import pytest
 
-from speech_proactive.data import qa_corpus
+from speech_proactive.data.corpora import qa_corpus
 from speech_proactive.data.manifest import ManifestError, read_manifest, row_problems
-from speech_proactive.data.qa import generate, split_of
-from speech_proactive.data.qa.facts import RELATION_BY_KEY, Fact, Shape, state
-from speech_proactive.data.qa.lexicon import PEOPLE
-from speech_proactive.data.qa.passages import _facts, _held_out
-from speech_proactive.qa_metrics import normalize
+from speech_proactive.data.corpora.qa import generate, split_of
+from speech_proactive.data.corpora.qa.facts import RELATION_BY_KEY, Fact, Shape, state
+from speech_proactive.data.corpora.qa.lexicon import PEOPLE
+from speech_proactive.data.corpora.qa.passages import _facts, _held_out
+from speech_proactive.evaluation.metrics.qa import normalize
 
 ANNA = PEOPLE[0]
 

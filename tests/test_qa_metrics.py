@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from speech_proactive import sweep_results
-from speech_proactive.decode import Decoded
-from speech_proactive.qa_metrics import AnswerTiming, answer_timing, exact_match, f1, normalize, score_answers
+from speech_proactive.evaluation import results
+from speech_proactive.evaluation.decode import Decoded
+from speech_proactive.evaluation.metrics.qa import AnswerTiming, answer_timing, exact_match, f1, normalize, score_answers
 
 
 def test_normalisation_and_token_f1_follow_squad():
@@ -44,11 +44,11 @@ def test_scores_of_a_hand_built_set():
 def test_evaluate_scores_qa_rows_and_tabulates_them():
     decoded = [Decoded("a", "Berlin", "Berlin", (1280.0,), (1300.0,), 4000.0, 20.0, "qa", 1100.0),
                Decoded("b", "", "Rome", (), (), 4000.0, 20.0, "qa", 3900.0)]
-    row = sweep_results.score_row("test.qa-en.jsonl", "offline", decoded)
+    row = results.score_row("test.qa-en.jsonl", "offline", decoded)
     assert row["task"] == "qa" and row["f1"] == pytest.approx(50.0) and row["em"] == pytest.approx(50.0)
     assert row["after_ideal_ms"] == pytest.approx((180.0 + 100.0) / 2)
-    table = sweep_results.results_table([row])
+    table = results.results_table([row])
     assert "| F1 |" in table and "| offline | 2 | 50.0 | 50.0 |" in table and "BLEU" not in table
     missing = [Decoded("c", "x", "y", (1.0,), (1.0,), 10.0, 1.0, "qa", None)]
     with pytest.raises(ValueError, match="ideal moment"):
-        sweep_results.score_row("test.qa-en.jsonl", "offline", missing)
+        results.score_row("test.qa-en.jsonl", "offline", missing)

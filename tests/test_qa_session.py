@@ -8,14 +8,15 @@ import shutil
 import pytest
 import torch
 
-from speech_proactive import dataset, evaluate
+from speech_proactive.training import dataset
+from speech_proactive.evaluation import evaluate
 from speech_proactive.config import TaskSpec
-from speech_proactive.data import qa_corpus
+from speech_proactive.data.corpora import qa_corpus
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.decode import decode_manifest
-from speech_proactive.policies import Offline, WaitK
-from speech_proactive.session import Session
-from speech_proactive.train import train
+from speech_proactive.evaluation.decode import decode_manifest
+from speech_proactive.streaming.policies import Offline, WaitK
+from speech_proactive.streaming.session import Session
+from speech_proactive.training.loop import train
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def test_simuleval_agent_answers_each_instance_its_own_question(model, bundle, q
     from test_simuleval_agent import run_simuleval
 
     from speech_proactive.data.simuleval_lists import write_lists
-    from speech_proactive.latency import read_instances
+    from speech_proactive.evaluation.metrics.latency import read_instances
 
     m = read_manifest(qa_dir / "all.jsonl")
     rows = m.rows[:3]
@@ -123,9 +124,10 @@ def test_simuleval_lists_refuse_a_text_that_would_shift_the_lines(qa_dir, tmp_pa
 
 def test_qa_timeline_equals_a_stream_stopped_after_each_chunk(model, qa_dir, capsys):
     """The timeline's entropy after c chunks is what a session peeking after c chunks sees; the CLI prints it."""
-    from speech_proactive import audio, qa_timeline
-    from speech_proactive.frontend import log_mel
-    from speech_proactive.lm import LMState
+    from speech_proactive import audio
+    from speech_proactive.evaluation import qa_timeline
+    from speech_proactive.model.frontend import log_mel
+    from speech_proactive.model.llm.streaming_lm import LMState
 
     m = read_manifest(qa_dir / "all.jsonl")
     u = m.rows[0]
@@ -144,7 +146,7 @@ def test_qa_timeline_equals_a_stream_stopped_after_each_chunk(model, qa_dir, cap
 
 
 def test_qa_timeline_cli_prints_the_table(bundle, qa_dir, capsys):
-    from speech_proactive import qa_timeline
+    from speech_proactive.evaluation import qa_timeline
 
     assert qa_timeline.main(["--model", str(bundle), "--manifest", str(qa_dir / "all.jsonl"), "--limit", "4"]) == 0
     out = capsys.readouterr().out

@@ -7,9 +7,9 @@ import torch
 
 from speech_proactive import audio
 from speech_proactive.config import DecodeOptions, TaskSpec
-from speech_proactive.frontend import log_mel
-from speech_proactive.policies import Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, WaitK
-from speech_proactive.session import Session
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.streaming.policies import Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, WaitK
+from speech_proactive.streaming.session import Session
 
 
 def run(session: Session, samples: np.ndarray, push_sizes: list[int]) -> Session:
@@ -161,7 +161,7 @@ def test_token_adapter_session_equals_batch_and_round_trips(speech, tmp_path):
     and a saved bundle gives the same outputs."""
     from conftest import tiny_model
 
-    from speech_proactive.checkpoint import load_model, save_bundle
+    from speech_proactive.model.bundle import load_model, save_bundle
 
     model = tiny_model(adapter_output="tokens")
     with torch.no_grad():

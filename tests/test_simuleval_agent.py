@@ -14,10 +14,10 @@ import torch
 
 from speech_proactive import audio
 from speech_proactive.config import TaskSpec
-from speech_proactive.policy_spec import parse_policy
-from speech_proactive.latency import read_instances, score_log
-from speech_proactive.session import Session
-from speech_proactive.stream_resample import StreamResampler
+from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.evaluation.metrics.latency import read_instances, score_log
+from speech_proactive.streaming.session import Session
+from speech_proactive.streaming.resample import StreamResampler
 
 REPO = Path(__file__).resolve().parent.parent
 SEGMENT_MS = 320
@@ -55,7 +55,7 @@ def corpus(tmp_path_factory) -> Path:
 
 def run_simuleval(corpus: Path, bundle: Path, policy: str, out: Path, *extra: str) -> Path:
     simuleval = Path(sys.executable).with_name("simuleval")
-    cmd = [str(simuleval), "--agent", str(REPO / "speech_proactive" / "simuleval_agent.py"), "--model", str(bundle),
+    cmd = [str(simuleval), "--agent", str(REPO / "speech_proactive" / "integrations" / "simuleval_agent.py"), "--model", str(bundle),
            "--policy", policy, "--source", str(corpus / "source.txt"), "--target", str(corpus / "target.txt"),
            "--source-type", "speech", "--target-type", "text", "--source-segment-size", str(SEGMENT_MS),
            "--output", str(out), "--no-progress-bar", *extra]

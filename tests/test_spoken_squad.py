@@ -5,7 +5,7 @@ import json
 import pytest
 
 from speech_proactive import audio
-from speech_proactive.data import spoken_squad
+from speech_proactive.data.corpora import spoken_squad
 from speech_proactive.data.manifest import read_manifest
 
 

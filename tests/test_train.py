@@ -5,11 +5,12 @@ import json
 import pytest
 import torch
 
-from speech_proactive import audio, dataset
-from speech_proactive.checkpoint import load_model
+from speech_proactive import audio
+from speech_proactive.training import dataset
+from speech_proactive.model.bundle import load_model
 from speech_proactive.data.manifest import Utterance, read_manifest, write_manifest
-from speech_proactive.train import checkpoints, new_model, set_input_stats, train
-from speech_proactive.train_config import from_dict, load_train_config
+from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
+from speech_proactive.training.config import from_dict, load_train_config
 
 PAIRS = [("the old man reads a book", "der alte mann liest ein buch"),
          ("the children are playing", "die kinder spielen"),
@@ -140,8 +141,8 @@ def test_two_process_ddp_step_equals_the_averaged_single_process_step(manifest, 
     import torch
     import yaml
 
-    from speech_proactive import dataset
-    from speech_proactive.train import LossStep, batch_at, lr_at, make_optimizer, new_model, set_input_stats
+    from speech_proactive.training import dataset
+    from speech_proactive.training.loop import LossStep, batch_at, lr_at, make_optimizer, new_model, set_input_stats
 
     raw = {"train": [str(manifest)], "dev": [str(manifest)], "out": str(tmp_path / "ddp"), "batch_size": 4,
            "max_steps": 1, "lr": 3e-3, "warmup_steps": 1, "eval_every": 100, "eval_n": 1, "save_every": 1,
@@ -208,7 +209,7 @@ def test_dev_items_alternate_between_manifests():
     """The dev BLEU that picks the best checkpoint must see every direction, not the first manifest alone."""
     from types import SimpleNamespace
 
-    from speech_proactive.dev_eval import balanced
+    from speech_proactive.training.dev_eval import balanced
 
     a, b = SimpleNamespace(name="en-de"), SimpleNamespace(name="de-en")
     items = [SimpleNamespace(manifest=a, i=i) for i in range(5)] + [SimpleNamespace(manifest=b, i=i) for i in range(2)]

@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from speech_proactive import dataset
-from speech_proactive.checkpoint import load_model
+from speech_proactive.training import dataset
+from speech_proactive.model.bundle import load_model
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.lora import LORA_WEIGHTS, has_lora
-from speech_proactive.train import checkpoints, new_model, set_input_stats, train
-from speech_proactive.train_config import from_dict
+from speech_proactive.model.lora import LORA_WEIGHTS, has_lora
+from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
+from speech_proactive.training.config import from_dict
 from test_train import losses, tiny_cfg, tiny_corpus
 
 LORA = {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}
@@ -92,7 +92,7 @@ def test_tensorboard_events_hold_the_logged_losses(manifest, tmp_path):
 
 def test_bf16_training_learns_and_resumes_where_the_cpu_has_bf16_kernels(manifest, tmp_path, capsys):
     """The recipe trains in bf16 autocast; where oneDNN has no bf16 kernels it must say so and train in fp32."""
-    from speech_proactive.train import usable_precision
+    from speech_proactive.training.loop import usable_precision
 
     fast = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     cfg = tiny_cfg(manifest, tmp_path / "straight", precision="bf16")

@@ -29,7 +29,7 @@ say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 # seeded corpus is the start of a larger one, so only the new passages are spoken)
 if [ "$STAGE" -le 1 ] && [ "$(cat "$DATA/.done" 2>/dev/null)" != "$N_PASSAGES" ]; then
   say "stage 1: building the spoken QA corpus in $DATA ($N_PASSAGES passages)"
-  $PY -m speech_proactive.data.qa_corpus --out "$DATA" --n "$N_PASSAGES"
+  $PY -m speech_proactive.data.corpora.qa_corpus --out "$DATA" --n "$N_PASSAGES"
   echo "$N_PASSAGES" > "$DATA/.done"
 fi
 
@@ -44,7 +44,7 @@ fi
 
 if [ "$STAGE" -le 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
   say "stage 3: training the probe decision head on $RUN/bundle (backbone frozen, self-made labels)"
-  $PY -m speech_proactive.probe --model "$RUN/bundle" --manifest "$DATA/train.qa-en.jsonl" \
+  $PY -m speech_proactive.training.probe --model "$RUN/bundle" --manifest "$DATA/train.qa-en.jsonl" \
     --limit "${PROBE_LIMIT:-400}"
 fi
 

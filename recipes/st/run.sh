@@ -5,7 +5,7 @@
 #   stage 3  train the probe decision head  runs/st-default/bundle/probe.pt (when a policy uses it; kept if there)
 #   stage 4  evaluate on the test splits    runs/st-default/eval/results.md
 #   stage 5  long-form evaluation (LAST=5)  runs/st-default/longform/<test>/results.md: the test utterances as
-#            talks under simulstream (unsegmented; python -m speech_proactive.longform), ~2 min for the grammar corpus
+#            talks under simulstream (unsegmented; python -m speech_proactive.evaluation.longform), ~2 min for the grammar corpus
 # Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
@@ -44,10 +44,10 @@ say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ ! -f "$DATA/.done" ]; then
   say "stage 1: building the $CORPUS corpus in $DATA"
   case "$CORPUS" in
-    grammar) $PY -m speech_proactive.data.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
-    fillets) $PY -m speech_proactive.data.fillets --out "$DATA" --voice cs ;;
-    ding)    $PY -m speech_proactive.data.ding --out "$DATA"
-             $PY -m speech_proactive.data.ding_corpus --pairs "$DATA/pairs.jsonl" --out "$DATA" ;;
+    grammar) $PY -m speech_proactive.data.corpora.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
+    fillets) $PY -m speech_proactive.data.corpora.fillets --out "$DATA" --voice cs ;;
+    ding)    $PY -m speech_proactive.data.corpora.ding --out "$DATA"
+             $PY -m speech_proactive.data.corpora.ding_corpus --pairs "$DATA/pairs.jsonl" --out "$DATA" ;;
   esac
   touch "$DATA/.done"
 fi
@@ -65,7 +65,7 @@ POLICIES=${POLICIES:-$policies}
 if [ "$STAGE" -le 3 ] && [ "$LAST" -ge 3 ] && [[ " $POLICIES" == *" probe"* ]] && [ ! -f "$RUN/bundle/probe.pt" ]; then
   say "stage 3: training the probe decision head on $RUN/bundle (backbone frozen, self-made labels)"
   # shellcheck disable=SC2046
-  $PY -m speech_proactive.probe --model "$RUN/bundle" \
+  $PY -m speech_proactive.training.probe --model "$RUN/bundle" \
     --manifest $(for t in $trains; do echo "$DATA/$t.jsonl"; done) --limit "${PROBE_LIMIT:-300}"
 fi
 
@@ -86,7 +86,7 @@ if [ "$STAGE" -le 5 ] && [ "$LAST" -ge 5 ]; then
   lf_policies=${LONGFORM_POLICIES:-$lf_default}
   for t in $tests; do
     # shellcheck disable=SC2086
-    $PY -m speech_proactive.longform --model "$RUN/bundle" --manifest "$DATA/$t.jsonl" \
+    $PY -m speech_proactive.evaluation.longform --model "$RUN/bundle" --manifest "$DATA/$t.jsonl" \
       --limit "${EVAL_LIMIT:-100}" --policies $lf_policies --jobs "${JOBS:-2}" --out "$RUN/longform/$t"
   done
 fi

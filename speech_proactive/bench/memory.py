@@ -18,8 +18,8 @@ from speech_proactive import audio
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import MIB, Runtime, peak_rss_mib, rss_mib
 from speech_proactive.bench.streaming import WINDOW_S, percentiles, stream
-from speech_proactive.live.segmenter import SegmenterConfig
-from speech_proactive.model import SpeechLLM
+from speech_proactive.streaming.segmenter import SegmenterConfig
+from speech_proactive.model.speech_llm import SpeechLLM
 
 
 def memory(model: SpeechLLM, rt: Runtime, plan: Plan) -> dict:

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from speech_proactive import audio
-from speech_proactive import tokenizer as tk
-from speech_proactive.build import DEFAULT_TEXT, read_lines
+from speech_proactive.model import tokenizer as tk
+from speech_proactive.model.build import DEFAULT_TEXT, read_lines
 from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
-from speech_proactive.model import LLMSize, SpeechLLM, random_llm
+from speech_proactive.model.speech_llm import LLMSize, SpeechLLM, random_llm
 
 # A random model writes EOS whenever argmax lands on it, so its output length is arbitrary. The bench model's
 # EOS id is one no token has: every method then writes exactly streaming.TOKENS_PER_CHUNK tokens per chunk.

@@ -16,10 +16,10 @@ from speech_proactive.bench.runtime import Runtime, count_flops
 from speech_proactive.bench.streaming import (BENCH_DECODE, MARKS_S, TOKENS_PER_CHUNK, WINDOW_S, StreamRun,
                                               bench_policy, stream)
 from speech_proactive.config import TaskSpec
-from speech_proactive.encoder import EncoderState
-from speech_proactive.frontend import log_mel
-from speech_proactive.model import SpeechLLM
-from speech_proactive.session import Session
+from speech_proactive.model.encoder import EncoderState
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.session import Session
 
 
 def naive_chunk(model: SpeechLLM, samples: np.ndarray, n_chunks: int, tokens: list[int]) -> None:

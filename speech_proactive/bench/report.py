@@ -18,7 +18,7 @@ from speech_proactive import audio
 from speech_proactive.bench.models import SIZES, Plan
 from speech_proactive.bench.runtime import Runtime
 from speech_proactive.bench.streaming import TOKENS_PER_CHUNK
-from speech_proactive.model import SpeechLLM
+from speech_proactive.model.speech_llm import SpeechLLM
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from speech_proactive import audio
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import Runtime, rss_mib
 from speech_proactive.config import DecodeOptions
-from speech_proactive.model import SpeechLLM
-from speech_proactive.policies import WaitK
-from speech_proactive.session import Session, StreamState
+from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.policies import WaitK
+from speech_proactive.streaming.session import Session, StreamState
 
 MARKS_S = (5, 30, 120)  # per-chunk latency is sampled around these points of a stream
 WINDOW_S = 1.6  # chunks ending within this of a mark form its sample (10 chunks of 320 ms per stream)

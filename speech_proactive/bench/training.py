@@ -9,17 +9,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from speech_proactive import audio, layout
-from speech_proactive import tokenizer as tk
-from speech_proactive.batch import Batch, Example, collate, even_frames
+from speech_proactive import audio
+from speech_proactive.model.llm import group_positions
+from speech_proactive.model import tokenizer as tk
+from speech_proactive.training.batch import Batch, Example, collate, even_frames
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import Runtime, count_flops
 from speech_proactive.config import TaskSpec
-from speech_proactive.frontend import log_mel
-from speech_proactive.layout import Entries
-from speech_proactive.losses import (LossConfig, compute_losses, source_lengths, student_schedule, token_ctc_loss,
+from speech_proactive.model.frontend import log_mel
+from speech_proactive.model.llm.group_positions import Entries
+from speech_proactive.training.losses import (LossConfig, compute_losses, source_lengths, student_schedule, token_ctc_loss,
                                      topk_kl)
-from speech_proactive.model import SpeechLLM
+from speech_proactive.model.speech_llm import SpeechLLM
 
 # Training utterances as in the grammar corpus (data/grammar: mean 2.75 s, 1.2-5.6 s, ~4.6 BPE target tokens
 # per second): the ratio of source vectors to target tokens sets what the extra student copy costs.
@@ -53,10 +54,10 @@ def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> 
     n_vec = [int(n) for n in source_lengths(model, batch.n_mel_frames)]
     rows, embeds = [], []
     for b, (prompt, target, s) in enumerate(zip(batch.prompts, batch.targets, n_vec)):
-        rows.append(layout.sequence(len(prompt), s, [schedules[b]]))
+        rows.append(group_positions.sequence(len(prompt), s, [schedules[b]]))
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], model.lm.embed(target[:-1])]))
     n = max(len(r) for r in rows)
-    rows = [r.cat(Entries.group(layout.PAD, n - len(r))) for r in rows]
+    rows = [r.cat(Entries.group(group_positions.PAD, n - len(r))) for r in rows]
     hidden = model.lm.hidden(torch.stack([F.pad(e, (0, 0, 0, n - len(e))) for e in embeds]), rows, rows,
                              [len(p) for p in batch.prompts])
     picks = [hidden[b, len(p) + s: len(p) + s + len(t) - 1]

@@ -1,0 +1,1 @@
+"""Programs for people: translate files (translate) and the live demo (live/)."""

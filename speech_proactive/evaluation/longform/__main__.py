@@ -1,0 +1,5 @@
+import sys
+
+from speech_proactive.evaluation.longform.run import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""A bundle and a policy as a speech processor of FBK's simulstream (IWSLT 2026's streaming harness).
+
+    simulstream_inference --speech-processor-config processor.yaml --wav-list-file talks.txt \
+        --metrics-log-file metrics.jsonl
+
+processor.yaml (`speech_proactive.evaluation.longform.run` writes it; every key but `model` has a default):
+
+    type: speech_proactive.integrations.simulstream_processor.ProactiveProcessor
+    model: runs/st/bundle          # bundle folder
+    policy: entropy:q0.9           # policy_spec syntax; a qQ threshold is calibrated once, kept in the bundle
+    task: st                       # st | asr
+    src_lang: de
+    tgt_lang: en
+    speech_chunk_size: 0.32        # seconds per call (default: the bundle's encoder chunk)
+    pause_ms: 600                  # the live segmenter's settings (speech_proactive/streaming/segmenter.py)
+    max_segment_s: 20
+    threads: 0                     # torch threads; 0 leaves torch's default
+    detokenizer_type: simuleval    # for simulstream's scorers, which read this same file: tokens are words
+    latency_unit: word
+
+A talk is one unsegmented stream. The model was trained on sentences, so the processor runs it as the live demo
+does: the live segmenter cuts the stream at pauses (and at `max_segment_s`), each segment gets a fresh session,
+and a segment's output is flushed when it ends. Every word is reported once, when it is complete, so the output
+never retracts (no deleted tokens). simulstream gives audio as 16-bit PCM converted to float; at other rates it
+resamples with librosa before this code sees it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import ClassVar
+
+import numpy as np
+import torch
+from simulstream.server.speech_processors import SAMPLE_RATE, SpeechProcessor
+from simulstream.server.speech_processors.incremental_output import IncrementalOutput
+
+from speech_proactive import audio
+from speech_proactive.streaming.calibrate import resolve
+from speech_proactive.model.bundle import load_model
+from speech_proactive.config import TaskSpec
+from speech_proactive.streaming.events import Event, SegmentEnded, TextUpdate
+from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
+from speech_proactive.streaming.vad import VadConfig
+from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.policies import Policy
+from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.streaming.session import Session
+
+assert SAMPLE_RATE == audio.SAMPLE_RATE, "simulstream and the model must agree on the rate"
+
+DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": TaskSpec.src_lang, "tgt_lang": TaskSpec.tgt_lang,
+            "speech_chunk_size": None, "pause_ms": SegmenterConfig.pause_ms,
+            "max_segment_s": SegmenterConfig.max_segment_ms / 1000, "vad_dbfs": VadConfig.threshold_dbfs, "threads": 0}
+
+
+def settings(config: SimpleNamespace) -> SimpleNamespace:
+    """The config with every default filled in; a missing `model` is an error that says so."""
+    if not getattr(config, "model", None):
+        raise ValueError("processor config: `model` (a bundle folder) is required")
+    return SimpleNamespace(**{**DEFAULTS, **vars(config)})
+
+
+def event_words(events: list[Event]) -> list[str]:
+    """Words the events complete, in order: a text update's new complete words, a segment end's flushed rest."""
+    return [w for e in events if isinstance(e, (TextUpdate, SegmentEnded)) for w in e.words.split()]
+
+
+def words_output(words: list[str]) -> IncrementalOutput:
+    return IncrementalOutput(words, " ".join(words), [], "")
+
+
+class ProactiveProcessor(SpeechProcessor):
+    """One talk at a time: the live segmenter over a session of the bundle, reset between talks."""
+
+    _loaded: ClassVar[dict[tuple[str, str], tuple[SpeechLLM, Policy]]] = {}
+
+    @classmethod
+    def load_model(cls, config: SimpleNamespace) -> None:
+        """simulstream calls this before the constructor; the bundle is loaded (and calibrated) once per process."""
+        s = settings(config)
+        if s.threads:
+            torch.set_num_threads(int(s.threads))
+        key = (str(s.model), str(s.policy))
+        if key not in cls._loaded:
+            model = load_model(Path(s.model))
+            cls._loaded[key] = (model, resolve(parse_policy(s.policy), Path(s.model), model))
+
+    def __init__(self, config: SimpleNamespace):
+        super().__init__(config)
+        s = settings(config)
+        self.model, self.policy = self._loaded[(str(s.model), str(s.policy))]
+        self.segmenter_config = SegmenterConfig(pause_ms=float(s.pause_ms),
+                                                max_segment_ms=float(s.max_segment_s) * 1000,
+                                                vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)))
+        self.task = TaskSpec.from_cli(s.task, s.src_lang, s.tgt_lang, None)
+        chunk_ms = self.model.cfg.encoder.chunk_ms
+        self.chunk_n = audio.ms_to_samples(chunk_ms)
+        self.chunk_s = float(s.speech_chunk_size) if s.speech_chunk_size else chunk_ms / 1000
+        self._new_stream()
+
+    @property
+    def speech_chunk_size(self) -> float:
+        """Seconds of audio per process_chunk call (simulstream asks before every message)."""
+        return self.chunk_s
+
+    def _new_stream(self) -> None:
+        self.segmenter = Segmenter(Session(self.model, self.policy, self.task), self.segmenter_config)
+        self.n_samples = 0  # stream position, in 16 kHz samples
+
+    def process_chunk(self, waveform: np.ndarray) -> IncrementalOutput:
+        samples = np.asarray(waveform, dtype=np.float32)
+        words = []
+        for start in range(0, len(samples), self.chunk_n):  # the segmenter's gate works on encoder chunks
+            block = samples[start:start + self.chunk_n]
+            words += event_words(self.segmenter.feed(block, self.n_samples).events)
+            self.n_samples += len(block)
+        return words_output(words)
+
+    def end_of_stream(self) -> IncrementalOutput:
+        return words_output(event_words(self.segmenter.finish("end").events))
+
+    def set_source_language(self, language: str) -> None:
+        self._set_task(src_lang=language)
+
+    def set_target_language(self, language: str) -> None:
+        self._set_task(tgt_lang=language)
+
+    def _set_task(self, **languages: str) -> None:
+        task = TaskSpec.from_cli(self.task.task, languages.get("src_lang", self.task.src_lang),
+                                 languages.get("tgt_lang", self.task.tgt_lang), None)
+        if task != self.task:
+            self.task = task
+            self._new_stream()
+
+    def tokens_to_string(self, tokens: list[str]) -> str:
+        return " ".join(tokens)
+
+    def clear(self) -> None:
+        self._new_stream()
