@@ -1,7 +1,7 @@
 # speech_proactive: setup, tests and recipes.  `make` alone lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup test recipe-st recipe-qa clean
+.PHONY: help setup test lint format recipe-st recipe-qa clean
 
 PYTHON      := .venv/bin/python
 PYTEST_ARGS ?=
@@ -18,11 +18,15 @@ setup: ## install system packages and the .venv (fast when already done)
 test: setup ## run the test suite offline (CPU only)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PYTHON) -m pytest -p no:flake8 -q $(PYTEST_ARGS) $(TESTS)
 
+lint: setup ## ruff check and ruff format --check (what CI runs)
+	$(PYTHON) -m ruff check speech_proactive tests scripts
+	$(PYTHON) -m ruff format --check speech_proactive tests scripts
+
+format: setup ## apply ruff's fixes and formatting
+	$(PYTHON) -m ruff check --fix speech_proactive tests scripts
+	$(PYTHON) -m ruff format speech_proactive tests scripts
+
 recipe-st: setup ## run the simultaneous speech translation recipe (recipes/st/run.sh)
-	@if [ ! -f recipes/st/run.sh ]; then \
-	  echo "recipe-st: recipes/st/run.sh does not exist yet (the ST recipe has not been written)" >&2; \
-	  exit 1; \
-	fi
 	bash recipes/st/run.sh
 
 recipe-qa: setup ## run the spoken question-answering recipe (recipes/qa/run.sh)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Run ON the lent GPU machine (device tool) from the repository root, with .gpu carried (scripts/gpu_prepare.sh
 # fills it here first). Installs what the image lacks from the carried wheels, then one of:
-#   MODE=bench (default)  issue 7: the CUDA-only tests (pytest -m gpu: replayed CUDA graphs equal uncaptured steps),
+#   MODE=bench (default)  the CUDA-only tests (pytest -m gpu: replayed CUDA graphs equal uncaptured steps),
 #                         then python -m speech_proactive.bench --device cuda --size $SIZE (medium) --graphs, which
 #                         times the eager streaming path beside the graphed one; about 5 min. GRAPHS= (empty)
 #                         drops --graphs
-#   MODE=train            issue 4: the grammar corpus (espeak-ng from .gpu/debs), then recipes/st/gpu.yaml for at
+#   MODE=train            the grammar corpus (espeak-ng from .gpu/debs), then recipes/st/gpu.yaml for at
 #                         most TRAIN_S seconds (default 420; OVERRIDES="max_steps=..." shortens it); the log, the
 #                         loss plot and the step times come back
 # Everything goes to $OUT. EXTRA="--quick" shortens the bench; DEVICE=cpu PY=.venv/bin/python dry-runs it here.

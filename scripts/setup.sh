@@ -49,9 +49,9 @@ if [ "$want" = "$have" ]; then
     echo "python packages: ok (pyproject.toml unchanged)"
 else
     rm -f "$STAMP"
-    echo "python packages: installing $TORCH_PIN, then -e '.[test]' ..."
+    echo "python packages: installing $TORCH_PIN, then -e '.[all,test]' ..."
     pip_q install -q "$TORCH_PIN"
-    pip_q install -q -e '.[test]'
+    pip_q install -q -e '.[all,test]'
     tmp="$STAMP.tmp-$$"
     echo "$want" > "$tmp"
     mv -f "$tmp" "$STAMP"

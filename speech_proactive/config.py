@@ -144,14 +144,12 @@ class TaskSpec:
         if self.task == "qa" and not self.question.strip():
             raise ValueError("the qa task needs a question (the prompt says what to answer about the audio)")
 
-    @classmethod
-    def from_cli(cls, task: str, src_lang: str, tgt_lang: str, prompt: str | None) -> "TaskSpec":
-        """What `--task --src-lang --tgt-lang --prompt` ask for (translate, live): ASR and QA stay in the
-        source language; a prompt belongs to qa and qa needs one."""
+    @staticmethod
+    def check_prompt(task: str, prompt: str | None) -> None:
+        """`--task` and `--prompt` on a command line: a prompt belongs to qa, and qa needs one."""
         if (task == "qa") != bool(prompt and prompt.strip()):
             raise ValueError("--task qa needs --prompt \"QUESTION\"" if task == "qa"
                              else "--prompt is only for --task qa")
-        return cls(task, src_lang, tgt_lang if task == "st" else src_lang, prompt or "")
 
     def prompt(self) -> str:
         if self.task == "asr":

@@ -19,7 +19,7 @@ OVERRIDES=${OVERRIDES:-}
 DATA=${DATA:-data/qa}
 # entropy q0.65 is the operating point the README names (chosen on the dev split). wait-k in chunks of 320 ms:
 # a passage lasts ~20 chunks, so k spans answering after 2/5 to 4/5 of it. Not in
-# the default grid (to keep the recipe under 30 minutes; measured in session 6): wait-k:4 and the q0.9 entropy
+# the default grid (to keep the recipe under 30 minutes; measured 2026-12-06): wait-k:4 and the q0.9 entropy
 # and attention heads, which answer after a fifth to a third of the audio with a fraction of the F1.
 POLICIES=${POLICIES:-"offline wait-k:8,12,16 entropy:q0.5,q0.65 attention:q0.5 probe:q0.5,q0.9 oracle"}
 t_start=$(date +%s)

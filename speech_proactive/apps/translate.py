@@ -20,17 +20,16 @@ import time
 from pathlib import Path
 
 from speech_proactive import audio
-from speech_proactive.streaming.calibrate import resolve
-from speech_proactive.model.bundle import BundleError, load_model
 from speech_proactive.config import TaskSpec
-from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.model.bundle import BundleError
+from speech_proactive.streaming.from_bundle import open_session
 from speech_proactive.streaming.session import Session
 
 
 def translate_file(session: Session, file: Path, out=sys.stdout) -> str:
     samples = audio.load_audio(file)
     session.reset()
-    step = audio.ms_to_samples(session.model.cfg.encoder.chunk_ms)
+    step = audio.ms_to_samples(session.chunk_ms)
     t0 = time.perf_counter()
     for start in range(0, len(samples), step):
         end = start + step
@@ -53,19 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=3, help="wait-k: chunks to wait before the first write")
     p.add_argument("--task", default="st", choices=["st", "asr", "qa"])
     p.add_argument("--prompt", help="qa: the question to answer about the audio")
-    p.add_argument("--src-lang", default="en")
-    p.add_argument("--tgt-lang", default="de")
+    p.add_argument("--src-lang", help="source language (default: the bundle's, when it knows only one)")
+    p.add_argument("--tgt-lang", help="target language of st (default: the bundle's, when that leaves one)")
     p.add_argument("files", nargs="+", type=Path)
     args = p.parse_args(argv)
     try:
-        task = TaskSpec.from_cli(args.task, args.src_lang, args.tgt_lang, args.prompt)
+        TaskSpec.check_prompt(args.task, args.prompt)
     except ValueError as e:
         p.error(str(e))
     spec = f"wait-k:{args.k}" if args.policy == "wait-k" else args.policy
     try:
-        model = load_model(args.model)
-        policy = resolve(parse_policy(spec), args.model, model)
-        session = Session(model, policy, task)
+        session = open_session(args.model, spec, args.task, args.src_lang, args.tgt_lang, args.prompt or "")
     except (BundleError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

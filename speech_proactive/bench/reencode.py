@@ -73,7 +73,7 @@ class Utterance:
 def reencode_totals(model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, n_chunks: int) -> dict:
     """Each repeat times the incremental stream and then the naive baseline, back to back, and the ratio is
     the median of the repeats' ratios: on a shared machine the speed drifts between sections of a run
-    (session 7 saw the 30 s ratio read 6.9x to 10.0x when the two were timed minutes apart, 6.4x paired)."""
+    (on a 2-core VM the 30 s ratio read 6.9x to 10.0x when the two were timed minutes apart, 6.4x paired)."""
     def naive(i: int) -> None:
         naive_chunk(model, utt.samples, i, utt.tokens)
 

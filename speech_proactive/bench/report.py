@@ -1,4 +1,4 @@
-"""What the results carry besides the measurements: the run's description (meta) and the targets of issue 7."""
+"""What the results carry besides the measurements: the run's description (meta) and the performance targets."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from speech_proactive.model.speech_llm import SpeechLLM
 
 @dataclass(frozen=True)
 class Target:
-    """A goal from issue 7 (for the benchmark, not a timed test) and the runs it is stated for."""
+    """A performance goal (for the benchmark, not a timed test) and the runs it is stated for."""
 
     path: tuple[str, ...]  # where the value sits in the results
     op: str  # "<", "<=" or ">="

@@ -46,7 +46,7 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 def _cpu_attention_formulas() -> dict:
     """FlopCounterMode knows the CUDA attention kernels but not the CPU one, which it counted as 0 FLOPs
-    (sessions 3 to 7 reported FLOP ratios without attention): the same formulas, for the CPU kernel."""
+    (FLOP ratios measured before 2026-12-07 left attention out): the same formulas, for the CPU kernel."""
     from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
 
     def forward(query, key, value, *args, out_shape=None, **kwargs) -> int:

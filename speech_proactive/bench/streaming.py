@@ -100,7 +100,7 @@ def _figures(runs: list[StreamRun], chunk_s: float, length_s: float) -> dict:
     first, last = out[f"at_{MARKS_S[0]}s"], out[f"at_{MARKS_S[-1]}s"]
     out["p95_ratio_120s_vs_5s"] = last["p95_ms"] / first["p95_ms"]
     # A p95 over a few dozen chunks is nearly their maximum, so one burst of another tenant's load moves it
-    # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md "Session 7"); the p50 ratio does not.
+    # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md, "2026-12-06, 2-core AMD EPYC VM"); the p50 ratio does not.
     out["p50_ratio_120s_vs_5s"] = last["p50_ms"] / first["p50_ms"]
     out["rtf"] = float(np.median([sum(r.chunk_ms) / (length_s * 1000) for r in runs]))
     return out

@@ -106,5 +106,5 @@ def _targets(targets: dict) -> list[str]:
     def value(t: dict) -> str:
         return "skipped" if t["value"] is None else f"{t['value']:.3g}"
 
-    return ["targets (issue 7; n/a: not stated for this size and device, or skipped)"] + [
+    return ["targets (n/a: not stated for this size and device, or skipped)"] + [
         f"  {name:<36} {value(t):>8} {t['op']:>2} {t['threshold']:<5g} {verdict(t)}" for name, t in targets.items()]

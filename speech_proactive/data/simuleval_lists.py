@@ -1,10 +1,13 @@
-"""Write SimulEval's three input lists from a manifest, so any test split runs under the real `simuleval` CLI.
+"""Write SimulEval's input lists from a manifest, so any test split runs under the real `simuleval` CLI.
 
     python -m speech_proactive.data.simuleval_lists --manifest data/grammar/test.de-en.jsonl --out runs/se [--limit N]
 
-Writes OUT/source.txt (absolute audio paths), OUT/target.txt (references) and OUT/tgt_lang.txt (one line per
+Writes OUT/source.txt (absolute audio paths), OUT/target.txt (references), OUT/tgt_lang.txt (one line per
 instance, for SimulEval's --tgt-lang: the target language, or for a QA manifest the question, which the agent's
---task qa reads from there). A text with a line break would shift every later instance: that is an error.
+--task qa reads from there) and OUT/src_lang.txt (each instance's source language: SimulEval has no channel for
+it, so it is a record for scoring and for the agent's --src-lang; the agent also infers the source from the
+target when the bundle leaves one choice). A text with a line break would shift every later instance: that is
+an error.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from speech_proactive.data.manifest import Manifest, ManifestError, read_manifest
 
-LISTS = ("source.txt", "target.txt", "tgt_lang.txt")
+LISTS = ("source.txt", "target.txt", "tgt_lang.txt", "src_lang.txt")
 
 
 def one_line(text: str, what: str, utt_id: str) -> str:
@@ -34,6 +37,7 @@ def write_lists(manifest: Manifest, out: Path, limit: int | None = None) -> list
         lines["source.txt"].append(str(manifest.audio_path(u).resolve()))
         lines["target.txt"].append(one_line(u.tgt_text, "the reference", u.id))
         lines["tgt_lang.txt"].append(one_line(per_instance or "", "the question", u.id))
+        lines["src_lang.txt"].append(u.src_lang)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, values in lines.items():

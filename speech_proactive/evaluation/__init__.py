@@ -1,3 +1,2 @@
-"""Evaluation: decode test sets through a session (decode), sweep policies over them (sweep, results, the
-`evaluate` command), score quality and latency (metrics/), compare at matched latency, plot, and evaluate
-unsegmented talks (longform/)."""
+"""Evaluation: sweep policies over test sets (sweep, results, the `evaluate` command), score quality and latency
+(metrics/), compare at matched latency, plot, and evaluate unsegmented talks (longform/)."""

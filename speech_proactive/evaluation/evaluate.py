@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid, parse_policy
+from speech_proactive.model.bundle import BundleError
+from speech_proactive.model.trained_tasks import UnknownTask
 from speech_proactive.streaming.probe_head import ProbeMissing
 from speech_proactive.evaluation.sweep import run_sweep
 from speech_proactive.evaluation.results import read_decoded, report, score_row
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return run_sweep(args)
-    except ProbeMissing as e:  # `probe:...` on a bundle without probe.pt: say how to train one, no traceback
+    except (ProbeMissing, UnknownTask, BundleError) as e:  # no traceback: the message says what to do
         print(f"error: {e}", file=sys.stderr)
         return 2
 

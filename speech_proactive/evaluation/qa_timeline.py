@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from speech_proactive import audio
 from speech_proactive.data.manifest import Utterance, read_manifest
-from speech_proactive.evaluation.decode import task_of
+from speech_proactive.streaming.decode import task_of
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.streaming.policies import token_entropy

@@ -7,9 +7,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from speech_proactive.evaluation.metrics import latency
+from speech_proactive.evaluation.metrics import instances_log, quality
 from speech_proactive.data.manifest import Manifest, read_manifest
-from speech_proactive.evaluation.decode import Decoded, decode_manifest
+from speech_proactive.streaming.decode import Decoded, decode_manifest
 from speech_proactive.streaming.policies import Policy
 
 
@@ -28,16 +28,18 @@ def run_job(model, job: Job) -> list[Decoded]:
 
 
 def score_row(test: str, label: str, decoded: list[Decoded]) -> dict:
-    """All metrics of one policy setting on one test set (WER only where the task is ASR)."""
+    """All metrics of one policy setting on one test set (WER only where the task is ASR). The target language
+    and the task come from the decoded rows (so from the manifest), never from the test set's file name."""
     if not decoded:
         raise ValueError(f"{test} {label}: nothing decoded")
-    logged = [latency.LoggedInstance(i, d.hyp, d.ref, d.word_delays_ms, d.word_elapsed_ms, d.source_ms)
+    logged = [instances_log.LoggedInstance(i, d.hyp, d.ref, d.word_delays_ms, d.word_elapsed_ms, d.source_ms)
               for i, d in enumerate(decoded)]
-    tgt_lang = test.split(".")[-2].split("-")[-1] if test.count(".") >= 2 else "en"
-    s = latency.score_instances(logged, [d.ref for d in decoded], tgt_lang)
+    langs = sorted({d.tgt_lang for d in decoded})
+    _one(test, "BLEU tokenizer", {quality.bleu_tokenizer(x) if x else "" for x in langs})  # mixed en/de: one is fine
+    s = instances_log.score_instances(logged, [d.ref for d in decoded], langs[0])
     row = {"test": test, "policy": label, "family": label.split(":")[0], **s.flat()}
     row["rtf"] = sum(d.compute_ms for d in decoded) / sum(d.source_ms for d in decoded)
-    if not _is_asr(test):
+    if _one(test, "task", {d.task for d in decoded}) != "asr":
         row.pop("wer")
     if decoded[0].task == "qa":
         row.update(qa_scores(test, decoded))
@@ -56,9 +58,14 @@ def qa_scores(test: str, decoded: list[Decoded]) -> dict:
     return {"task": "qa", **s.flat()}
 
 
-def _is_asr(test: str) -> bool:
-    langs = test.split(".")[-2] if test.count(".") >= 2 else ""
-    return "-" in langs and langs.split("-")[0] == langs.split("-")[1]
+def _one(test: str, what: str, values: set[str]) -> str:
+    """The one value a test set's rows share: one BLEU tokenizer and one table need one language and task."""
+    if "" in values:
+        raise ValueError(f"{test}: decoded rows without their language or task (written by an older version): "
+                         f"decode again")
+    if len(values) != 1:
+        raise ValueError(f"{test}: rows of several {what}s {sorted(values)} in one test set: split the manifest")
+    return next(iter(values))
 
 
 def baseline_rows(train: list[Manifest], test: Manifest) -> list[dict]:
@@ -71,7 +78,7 @@ def baseline_rows(train: list[Manifest], test: Manifest) -> list[dict]:
     rows = []
     for name, hyps in (("copy-source", copy_source(test.rows)), ("nearest-neighbour", nearest_neighbour(pool, test.rows))):
         rows.append({"test": test.path.name, "policy": name, "family": name, "n": len(hyps),
-                     "bleu": latency.corpus_bleu(hyps, refs, pair[1]), "chrf": latency.corpus_chrf(hyps, refs)})
+                     "bleu": quality.corpus_bleu(hyps, refs, pair[1]), "chrf": quality.corpus_chrf(hyps, refs)})
     return rows
 
 

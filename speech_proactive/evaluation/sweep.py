@@ -10,8 +10,11 @@ from pathlib import Path
 
 import torch
 
-from speech_proactive.streaming.calibrate import resolve
 from speech_proactive.model.bundle import load_model
+from speech_proactive.model.trained_tasks import check_task, key_of
+from speech_proactive.streaming.calibrate import resolve
+from speech_proactive.streaming.decode import task_of
+from speech_proactive.streaming.from_bundle import bundle_tasks
 from speech_proactive.data.manifest import read_manifest
 from speech_proactive.evaluation.results import Job, baseline_rows, report, run_job, score_row, write_decoded
 
@@ -28,6 +31,14 @@ def _run_in_worker(job: Job):
     return job, run_job(_worker_model, job)
 
 
+def check_tasks(bundle: Path, manifests: list[Path]) -> None:
+    """Refuse, before any decoding, a test set that asks for a task or pair the bundle was not trained on."""
+    known = bundle_tasks(bundle)
+    for path in manifests:
+        for task in dict.fromkeys(key_of(task_of(u)) for u in read_manifest(path, check_audio=False).rows):
+            check_task(task, known, f"{bundle} ({path.name})")
+
+
 def make_jobs(args: argparse.Namespace, model) -> list[Job]:
     dev = [read_manifest(p) for p in args.dev] if args.dev else None
     policies = [(s.label, resolve(s, args.model, model, dev)) for s in args.specs]
@@ -41,6 +52,7 @@ def make_jobs(args: argparse.Namespace, model) -> list[Job]:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
+    check_tasks(args.model, args.manifest)
     model = load_model(args.model)
     jobs = make_jobs(args, model)
     shard = "" if args.n_shards == 1 else f"@shard{args.shard_index}of{args.n_shards}"

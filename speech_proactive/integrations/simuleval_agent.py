@@ -3,8 +3,9 @@
     simuleval --agent speech_proactive/integrations/simuleval_agent.py --model BUNDLE --policy wait-k:3 \
         --source wav_list.txt --target refs.txt --source-segment-size 320 --output OUT
 
-Score the run with `speech_proactive.evaluation.metrics.latency.score_log("OUT/instances.log", tgt_lang=...)`: it gives the non-CA
-and computation-aware metrics side by side, which SimulEval 1.1.4 itself cannot (see latency.py).
+Score the run with `speech_proactive.evaluation.metrics.instances_log.score_log("OUT/instances.log",
+tgt_lang=...)`: it gives the non-CA and computation-aware metrics side by side, which SimulEval 1.1.4 itself
+cannot (see evaluation/metrics/latency.py).
 
 Agent options: --model BUNDLE, --policy SPEC (policy_spec.py: offline, wait-k:K, entropy:q0.9, ...),
 --task st|asr|qa, --src-lang CODE, --target-lang CODE, --exact-resampling. The target language is not
@@ -31,9 +32,8 @@ from simuleval.agents.actions import Action, ReadAction, WriteAction
 from simuleval.utils import entrypoint
 
 from speech_proactive import audio
-from speech_proactive.model.bundle import load_model
 from speech_proactive.config import TaskSpec
-from speech_proactive.streaming.calibrate import resolve
+from speech_proactive.streaming.from_bundle import open_bundle
 from speech_proactive.streaming.policy_spec import SYNTAX, parse_policy
 from speech_proactive.streaming.session import Session
 from speech_proactive.streaming.resample import StreamResampler
@@ -68,8 +68,9 @@ class SpeechProactiveAgent(SpeechToTextAgent):
     def __init__(self, args: Namespace):
         self.stream = InstanceState()  # before super().__init__, which calls reset()
         super().__init__(args)
-        self.model = load_model(args.model, device=getattr(args, "device", "cpu"))
-        self.read_write_policy = resolve(parse_policy(args.policy), args.model, self.model)
+        self.bundle = open_bundle(args.model, args.policy, device=getattr(args, "device", "cpu"))
+        if args.task != "qa" and (args.src_lang or args.target_lang):  # a pair the bundle lacks fails at once
+            self.bundle.task(args.task, args.src_lang, args.target_lang)
         self.sessions: dict[TaskSpec, Session] = {}  # one per task; reset per instance
 
     @staticmethod
@@ -80,9 +81,11 @@ class SpeechProactiveAgent(SpeechToTextAgent):
                                  "dev set once and kept in the bundle")
         parser.add_argument("--task", choices=["st", "asr", "qa"], default="st",
                             help="qa: SimulEval's --tgt-lang FILE gives each instance's question, one per line")
-        parser.add_argument("--src-lang", default="en", help="source language code (default: en)")
-        parser.add_argument("--target-lang", default="de",
-                            help="target language code (default: de); SimulEval's --tgt-lang FILE overrides it")
+        parser.add_argument("--src-lang", help="source language code (default: the bundle's, when the target "
+                                               "leaves one choice)")
+        parser.add_argument("--target-lang",
+                            help="target language code (default: the bundle's, when the source leaves one choice); "
+                                 "SimulEval's --tgt-lang FILE overrides it per instance")
         parser.add_argument("--exact-resampling", action="store_true",
                             help="non-16 kHz input: resample bit-exactly as the whole file would be, at the cost "
                                  "of reading each chunk one segment late (see StreamResampler)")
@@ -106,7 +109,7 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         if task not in self.sessions:
             if task.task == "qa":  # a question per instance: keep one session, not one per question ever asked
                 self.sessions.clear()
-            self.sessions[task] = Session(self.model, self.read_write_policy, task)
+            self.sessions[task] = self.bundle.session(task)
         self.stream.session = self.sessions[task]
         self.stream.session.reset()
         # a source without any samples arrives as an EmptySegment that sets no rate: nothing to resample then
@@ -114,17 +117,14 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         self.stream.resampler = StreamResampler(rate, exact=self.args.exact_resampling)
 
     def _task(self) -> TaskSpec:
-        if self.args.task == "asr":
-            return TaskSpec("asr", self.args.src_lang, self.args.src_lang)
+        # without a --tgt-lang file the segments carry None (and SpeechSegment's own default is typing's Optional[str])
+        per_instance = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else None
         if self.args.task == "qa":
-            question = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else ""
-            if not question.strip():
+            if not (per_instance or "").strip():
                 raise ValueError("--task qa: give each instance's question in SimulEval's --tgt-lang FILE "
                                  "(one line per source file)")
-            return TaskSpec("qa", self.args.src_lang, self.args.src_lang, question.strip())
-        # without a --tgt-lang file the segments carry None (and SpeechSegment's own default is typing's Optional[str])
-        tgt = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else self.args.target_lang
-        return TaskSpec("st", self.args.src_lang, tgt)
+            return self.bundle.task("qa", self.args.src_lang, None, per_instance.strip())
+        return self.bundle.task(self.args.task, self.args.src_lang, per_instance or self.args.target_lang)
 
     def _new_samples(self, finished: bool) -> np.ndarray:
         """16 kHz mono float32 samples that arrived since the previous call."""

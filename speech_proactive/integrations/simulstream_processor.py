@@ -9,7 +9,7 @@ processor.yaml (`speech_proactive.evaluation.longform.run` writes it; every key 
     model: runs/st/bundle          # bundle folder
     policy: entropy:q0.9           # policy_spec syntax; a qQ threshold is calibrated once, kept in the bundle
     task: st                       # st | asr
-    src_lang: de
+    src_lang: de                   # default: taken from the bundle when that leaves one choice
     tgt_lang: en
     speech_chunk_size: 0.32        # seconds per call (default: the bundle's encoder chunk)
     pause_ms: 600                  # the live segmenter's settings (speech_proactive/streaming/segmenter.py)
@@ -37,20 +37,15 @@ from simulstream.server.speech_processors import SAMPLE_RATE, SpeechProcessor
 from simulstream.server.speech_processors.incremental_output import IncrementalOutput
 
 from speech_proactive import audio
-from speech_proactive.streaming.calibrate import resolve
-from speech_proactive.model.bundle import load_model
-from speech_proactive.config import TaskSpec
+from speech_proactive.model.trained_tasks import UnknownTask
 from speech_proactive.streaming.events import Event, SegmentEnded, TextUpdate
 from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
 from speech_proactive.streaming.vad import VadConfig
-from speech_proactive.model.speech_llm import SpeechLLM
-from speech_proactive.streaming.policies import Policy
-from speech_proactive.streaming.policy_spec import parse_policy
-from speech_proactive.streaming.session import Session
+from speech_proactive.streaming.from_bundle import OpenBundle, open_bundle
 
 assert SAMPLE_RATE == audio.SAMPLE_RATE, "simulstream and the model must agree on the rate"
 
-DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": TaskSpec.src_lang, "tgt_lang": TaskSpec.tgt_lang,
+DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": None, "tgt_lang": None,
             "speech_chunk_size": None, "pause_ms": SegmenterConfig.pause_ms,
             "max_segment_s": SegmenterConfig.max_segment_ms / 1000, "vad_dbfs": VadConfig.threshold_dbfs, "threads": 0}
 
@@ -74,7 +69,7 @@ def words_output(words: list[str]) -> IncrementalOutput:
 class ProactiveProcessor(SpeechProcessor):
     """One talk at a time: the live segmenter over a session of the bundle, reset between talks."""
 
-    _loaded: ClassVar[dict[tuple[str, str], tuple[SpeechLLM, Policy]]] = {}
+    _loaded: ClassVar[dict[tuple[str, str], OpenBundle]] = {}
 
     @classmethod
     def load_model(cls, config: SimpleNamespace) -> None:
@@ -84,17 +79,17 @@ class ProactiveProcessor(SpeechProcessor):
             torch.set_num_threads(int(s.threads))
         key = (str(s.model), str(s.policy))
         if key not in cls._loaded:
-            model = load_model(Path(s.model))
-            cls._loaded[key] = (model, resolve(parse_policy(s.policy), Path(s.model), model))
+            cls._loaded[key] = open_bundle(Path(s.model), str(s.policy))
 
     def __init__(self, config: SimpleNamespace):
         super().__init__(config)
         s = settings(config)
-        self.model, self.policy = self._loaded[(str(s.model), str(s.policy))]
+        self.bundle = self._loaded[(str(s.model), str(s.policy))]
+        self.model = self.bundle.model
         self.segmenter_config = SegmenterConfig(pause_ms=float(s.pause_ms),
                                                 max_segment_ms=float(s.max_segment_s) * 1000,
                                                 vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)))
-        self.task = TaskSpec.from_cli(s.task, s.src_lang, s.tgt_lang, None)
+        self.task = self.bundle.task(s.task, s.src_lang, s.tgt_lang)
         chunk_ms = self.model.cfg.encoder.chunk_ms
         self.chunk_n = audio.ms_to_samples(chunk_ms)
         self.chunk_s = float(s.speech_chunk_size) if s.speech_chunk_size else chunk_ms / 1000
@@ -106,7 +101,7 @@ class ProactiveProcessor(SpeechProcessor):
         return self.chunk_s
 
     def _new_stream(self) -> None:
-        self.segmenter = Segmenter(Session(self.model, self.policy, self.task), self.segmenter_config)
+        self.segmenter = Segmenter(self.bundle.session(self.task), self.segmenter_config)
         self.n_samples = 0  # stream position, in 16 kHz samples
 
     def process_chunk(self, waveform: np.ndarray) -> IncrementalOutput:
@@ -127,9 +122,11 @@ class ProactiveProcessor(SpeechProcessor):
     def set_target_language(self, language: str) -> None:
         self._set_task(tgt_lang=language)
 
-    def _set_task(self, **languages: str) -> None:
-        task = TaskSpec.from_cli(self.task.task, languages.get("src_lang", self.task.src_lang),
-                                 languages.get("tgt_lang", self.task.tgt_lang), None)
+    def _set_task(self, src_lang: str | None = None, tgt_lang: str | None = None) -> None:
+        try:
+            task = self.bundle.task(self.task.task, src_lang or self.task.src_lang, tgt_lang or self.task.tgt_lang)
+        except UnknownTask:  # languages change one at a time: the other follows when the bundle leaves one choice
+            task = self.bundle.task(self.task.task, src_lang, tgt_lang)
         if task != self.task:
             self.task = task
             self._new_stream()

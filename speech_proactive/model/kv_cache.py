@@ -3,7 +3,7 @@ layers, and `GrowingLayer`, the same thing behind transformers' cache-layer inte
 
 transformers' DynamicLayer appends with torch.cat, which copies the whole cache at every forward: over a long
 stream that copy grows with everything heard (measured: a small part of a late chunk's cost on a quiet CPU,
-eval/BENCHMARKS.md "Session 5"). Here a forward
+eval/BENCHMARKS.md, "2026-12-06 ... against the growing caches"). Here a forward
 copies only its own entries (amortised O(1) per entry); `keys`/`values` are views of the filled part, so
 attention reads exactly what DynamicLayer would give it, and `crop` (the session's undo of a peek) is a
 length change.

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from speech_proactive import audio
 from speech_proactive.model.llm import group_positions
 from speech_proactive.data.manifest import Manifest
-from speech_proactive.evaluation.decode import task_of
+from speech_proactive.streaming.decode import task_of
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.llm.streaming_lm import source_attention
 from speech_proactive.model.speech_llm import SpeechLLM

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,6 +88,22 @@ class Session:
         self._mel = MelStream(model.cfg.frontend)
         self._word_start = model.word_starts
         self.reset()
+
+    @classmethod
+    def from_bundle(cls, bundle: str | Path, policy: str = "offline", task: str = "st", src_lang: str | None = None,
+                    tgt_lang: str | None = None, question: str = "",
+                    options: DecodeOptions = DecodeOptions()) -> "Session":
+        """A ready session: `Session.from_bundle("runs/st-default/bundle", policy="probe:q0.9", src_lang="de",
+        tgt_lang="en")`. A language missing from the call is taken from what the bundle was trained on when
+        that leaves one choice; a task or pair it was not trained on is refused with a list of what it knows."""
+        from speech_proactive.streaming.from_bundle import open_session
+
+        return open_session(bundle, policy, task, src_lang, tgt_lang, question, options)
+
+    @property
+    def chunk_ms(self) -> int:
+        """The encoder's chunk: pushing audio in pieces of this size gives one decision per piece."""
+        return self.model.cfg.encoder.chunk_ms
 
     def reset(self) -> None:
         self.state.reset()

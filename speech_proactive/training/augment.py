@@ -62,7 +62,7 @@ def lead_quiet(samples: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator
 
 def quiet_warning(meta: dict) -> str | None:
     """For a bundle's metadata: a warning when it was trained without leading quiet, which a live or long-form
-    stream always puts before the speech (measured: eval/results/longform-s9.md); None otherwise."""
+    stream always puts before the speech (measured: eval/results/longform-2026-12-07.md); None otherwise."""
     train_config = meta.get("train_config")
     if not meta.get("trained") or not isinstance(train_config, dict):
         return None  # random weights, or a bundle that does not say how it was trained

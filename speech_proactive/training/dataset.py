@@ -14,6 +14,7 @@ from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import Manifest, Utterance
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.model.trained_tasks import row_tasks
 
 SORT_WINDOW_BATCHES = 50  # batches whose examples are sorted by length together: less padding, still shuffled
 
@@ -28,16 +29,8 @@ class Item:
 
 def items(manifests: list[Manifest], tasks: tuple[str, ...]) -> list[Item]:
     """Each utterance once per task: "st" targets the translation, "asr" the transcript, "qa" the answer."""
-    out = []
-    for m in manifests:
-        for u in m.rows:
-            if u.task_name == "qa":
-                if "qa" in tasks:
-                    out.append(Item(m, u, TaskSpec("qa", u.src_lang, u.tgt_lang, u.question), u.tgt_text))
-            elif "st" in tasks and u.tgt_lang != u.src_lang:
-                out.append(Item(m, u, TaskSpec("st", u.src_lang, u.tgt_lang), u.tgt_text))
-            if "asr" in tasks:
-                out.append(Item(m, u, TaskSpec("asr", u.src_lang, u.src_lang), u.src_text))
+    out = [Item(m, u, t, u.src_text if t.task == "asr" else u.tgt_text)
+           for m in manifests for u in m.rows for t in row_tasks(u, tasks)]
     if not out:
         raise ValueError(f"no training examples for tasks {tasks} in {[str(m.path) for m in manifests]}")
     return out

@@ -33,6 +33,7 @@ from speech_proactive.data.manifest import read_manifest
 from speech_proactive.training.dev_eval import DevResult, evaluate_dev
 from speech_proactive.training.losses import LossTerms, compute_losses, ctc_only, text_only
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.model.trained_tasks import TaskKey, keys_of, to_meta
 from speech_proactive.training.config import TrainConfig, load_train_config
 
 
@@ -75,10 +76,10 @@ def set_input_stats(model: SpeechLLM, items: list, seed: int) -> None:
     model.encoder.set_input_stats([dataset.make_example(model, items[i]).mel for i in pick])
 
 
-def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path) -> Path:
+def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path, tasks: list[TaskKey]) -> Path:
     state = {"optimizer": opt.state_dict(), "step": run.step, "best_bleu": run.best_bleu,
              "best_step": run.best_step, "torch_rng": torch.get_rng_state()}
-    meta = {"trained": True, "step": run.step, "train_config": cfg.to_dict()}
+    meta = {"trained": True, "step": run.step, "train_config": cfg.to_dict(), "tasks": to_meta(tasks)}
     path = save_bundle(model, out / "checkpoints" / f"step-{run.step:07d}", meta, train_state=state)
     keep = {f"step-{run.best_step:07d}"}
     for old in checkpoints(out)[:-cfg.keep_last]:
@@ -189,6 +190,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
     train_m = [read_manifest(p) for p in cfg.train]
     dev_m = [read_manifest(p) for p in cfg.dev]
     items = dataset.items(train_m, cfg.tasks)
+    trained = keys_of(i.task for i in items)
     texts = [t for m in train_m for u in m.rows for t in (u.src_text, u.tgt_text, u.question) if t]
     model, opt, run = prepare(cfg, resume_run, items, texts, dist)
     step_fn = distributed.wrap(LossStep(model, cfg), dist)
@@ -216,7 +218,7 @@ def train(cfg: TrainConfig, resume_run: bool = False, stop_at_step: int | None =
             if _dev_due(cfg, run.step):
                 sinks.dev(run, evaluate_dev(model, dev_m, cfg))
             if run.step % cfg.save_every == 0 or run.step == cfg.max_steps:
-                save_checkpoint(model, opt, cfg, run, out)
+                save_checkpoint(model, opt, cfg, run, out, trained)
             sinks.flush()
         dist.barrier()
     sinks.close()

@@ -150,7 +150,7 @@ def utterance_examples(model: SpeechLLM, mel: Tensor, task: TaskSpec, cfg: Label
 def collect(model: SpeechLLM, manifests: list[Manifest], limit: int | None, cfg: LabelConfig,
             progress: bool = True) -> Examples:
     """Examples from the first `limit` utterances of each manifest (all when None)."""
-    from speech_proactive.evaluation.decode import task_of
+    from speech_proactive.streaming.decode import task_of
 
     rows = [(m, u) for m in manifests for u in (m.rows[:limit] if limit else m.rows)]
     parts = []

@@ -34,8 +34,9 @@ def parser() -> argparse.ArgumentParser:
                         "local-agreement (default: entropy:q0.9, calibrated once on the bundle's dev set)")
     p.add_argument("--task", choices=["st", "asr", "qa"], default="st")
     p.add_argument("--prompt", help="qa: the question to answer about what is said")
-    p.add_argument("--src-lang", default="en")
-    p.add_argument("--tgt-lang", default="de", help="target language of st (asr writes the source language)")
+    p.add_argument("--src-lang", help="source language (default: the bundle's, when it knows only one)")
+    p.add_argument("--tgt-lang", help="target language of st (default: the bundle's, when that leaves one; "
+                                      "asr writes the source language)")
     src = p.add_argument_group("input")
     src.add_argument("--wav", type=Path, help="play this sound file (any rate and channels) instead of the microphone")
     src.add_argument("--speed", type=float, default=1.0, help="--wav playback: 1 real time, 0 as fast as possible")
@@ -60,13 +61,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config(args: argparse.Namespace) -> LiveConfig:
-    from speech_proactive.config import TaskSpec
     from speech_proactive.apps.live.app import LiveConfig
+    from speech_proactive.config import TaskSpec
+    from speech_proactive.model.trained_tasks import resolve_task
+    from speech_proactive.streaming.from_bundle import bundle_tasks
 
     pause_ms = args.pause_ms if args.pause_ms is not None else QA_PAUSE_MS if args.task == "qa" else None
     segmenter = SegmenterConfig(pause_ms=pause_ms or SegmenterConfig.pause_ms,
                                 max_segment_ms=args.max_segment_s * 1000, vad=VadConfig(threshold_dbfs=args.vad_dbfs))
-    task = TaskSpec.from_cli(args.task, args.src_lang, args.tgt_lang, args.prompt)
+    TaskSpec.check_prompt(args.task, args.prompt)
+    task = resolve_task(args.task, args.src_lang, args.tgt_lang, args.prompt or "", bundle_tasks(args.model))
     return LiveConfig(args.model, args.policy, task, args.wav, args.speed,
                       args.device, args.queue_chunks, segmenter, args.jsonl, args.save_audio, args.save_transcript)
 

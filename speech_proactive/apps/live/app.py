@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from speech_proactive.training.augment import quiet_warning
-from speech_proactive.streaming.calibrate import resolve
-from speech_proactive.model.bundle import load_model, read_manifest
+from speech_proactive.model.bundle import BundleError, read_manifest
 from speech_proactive.config import TaskSpec
 from speech_proactive.apps.live import microphone
 from speech_proactive.apps.live.blocks import BlockQueue
@@ -27,7 +26,7 @@ from speech_proactive.apps.live.file_source import FileSource
 from speech_proactive.apps.live.recorder import AudioRecorder
 from speech_proactive.apps.live.runner import Runner, Sink
 from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
-from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.streaming.from_bundle import open_bundle
 from speech_proactive.streaming.session import Session
 
 WAIT_POLL_S = 0.2  # the main thread wakes this often, so Ctrl-C is handled at once
@@ -61,14 +60,15 @@ class LiveConfig:
 
 
 def load_session(cfg: LiveConfig) -> Session:
-    model = load_model(cfg.model)
     if warning := quiet_warning(read_manifest(cfg.model).get("meta", {})):
         print(f"note: {warning}", file=sys.stderr)
     try:
-        policy = resolve(parse_policy(cfg.policy), cfg.model, model)
+        bundle = open_bundle(cfg.model, cfg.policy)
+    except BundleError:
+        raise  # not a policy problem: the hint below would mislead
     except ValueError as e:
         raise ValueError(f"{e} (or choose a policy without a calibrated threshold, e.g. --policy wait-k:3)") from e
-    return Session(model, policy, cfg.task)
+    return bundle.session(cfg.task)
 
 
 def open_source(cfg: LiveConfig, mic: microphone.MicSettings | None, block_ms: float, queue: BlockQueue) -> Source:

@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.evaluation.metrics.latency import bleu_tokenizer
+from speech_proactive.evaluation.metrics.quality import bleu_tokenizer
 from speech_proactive.streaming.segmenter import SegmenterConfig
 from speech_proactive.evaluation.longform.score import score_log
 from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid

@@ -1,4 +1,4 @@
-"""Latency and quality of simultaneous output, computed by us from SimulEval's instances.log.
+"""Latency of simultaneous output, computed by us as SimulEval computes it (instances_log.py reads its logs).
 
 Why our own scorer: SimulEval 1.1.4 with --computation-aware scores its plain metrics on wall-clock time too,
 so the non-computation-aware numbers are lost. Its instances.log keeps both per-word timestamps:
@@ -6,7 +6,7 @@ so the non-computation-aware numbers are lost. Its instances.log keeps both per-
   elapsed  delays plus the wall-clock time since the instance started (computation-aware, the `_CA` metrics)
 
 Each metric follows SimulEval 1.1.4's scorers for speech input and text output, so that our non-CA numbers equal
-its own on the same log (tests/test_latency.py runs its scorer classes to prove it):
+its own on the same log (tests/invariants/test_latency.py runs its scorer classes to prove it):
   AL           Ma et al. 2019 with the reference length; summed up to the first word written once the whole
                source was heard (the cut-off tau)
   LAAL         AL with the length term max(|hyp|, |ref|): an over-long output cannot buy a low AL
@@ -24,24 +24,10 @@ and are left out of the latency means, as SimulEval does; so are empty sources (
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 ATD_SOURCE_WORD_MS = 300.0  # SimulEval's ATD assumes one source word per 300 ms of speech
-
-
-@dataclass(frozen=True)
-class LoggedInstance:
-    """One line of SimulEval's instances.log (speech input, text output)."""
-
-    index: int
-    prediction: str  # the output words joined by single spaces
-    reference: str
-    delays_ms: tuple[float, ...]  # one per output word
-    elapsed_ms: tuple[float, ...]  # one per output word
-    source_ms: float
 
 
 @dataclass(frozen=True)
@@ -55,28 +41,6 @@ class Latency:
     atd_ms: float
     start_offset_ms: float
     end_offset_ms: float
-
-
-@dataclass(frozen=True)
-class LogScores:
-    """Corpus scores of one SimulEval run."""
-
-    n: int  # instances in the log
-    n_scored: int  # instances with output words and a non-empty source: the latency means are over these
-    bleu: float
-    chrf: float
-    wer: float  # percent; meaningful for ASR (`--task asr`), reported for every run
-    bleu_tokenizer: str
-    latency: Latency  # non-computation-aware means
-    latency_ca: Latency  # computation-aware (`_CA`) means
-    rco: float  # mean over scored instances, see `read_share_at_last_word`
-
-    def flat(self) -> dict[str, float | int | str]:
-        """One flat row with SimulEval's metric names (AL, AL_CA, ...), for tables and results.json."""
-        row = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("latency", "latency_ca")}
-        for suffix, lat in (("", self.latency), ("_CA", self.latency_ca)):
-            row.update({name + suffix: getattr(lat, field) for name, field in METRIC_FIELDS.items()})
-        return row
 
 
 METRIC_FIELDS = {"AL": "al_ms", "LAAL": "laal_ms", "AP": "ap", "DAL": "dal_ms", "ATD": "atd_ms",
@@ -200,105 +164,3 @@ def mean_latency(items: list[Latency]) -> Latency:
     if not items:
         return Latency(*[math.nan] * len(dataclasses.fields(Latency)))
     return Latency(*[sum(getattr(x, f.name) for x in items) / len(items) for f in dataclasses.fields(Latency)])
-
-
-# ---- quality --------------------------------------------------------------------------------------------------
-
-def bleu_tokenizer(tgt_lang: str) -> str:
-    """sacrebleu's tokenizer for a target language: "zh" for Chinese, MeCab (or characters, when MeCab is not
-    installed) for Japanese, "13a" (sacrebleu's default, WMT's standard) for everything else."""
-    lang = tgt_lang.lower().replace("_", "-").split("-")[0]
-    if lang == "zh":
-        return "zh"
-    if lang == "ja":
-        return "ja-mecab" if _mecab_available() else "char"
-    return "13a"
-
-
-def _mecab_available() -> bool:
-    from sacrebleu.tokenizers.tokenizer_ja_mecab import TokenizerJaMecab
-
-    try:
-        TokenizerJaMecab()
-    except (RuntimeError, AssertionError):  # MeCab or its IPA dictionary is missing
-        return False
-    return True
-
-
-def corpus_bleu(hyps: list[str], refs: list[str], tgt_lang: str = "en") -> float:
-    from sacrebleu.metrics import BLEU
-
-    return BLEU(tokenize=bleu_tokenizer(tgt_lang)).corpus_score(hyps, [refs]).score
-
-
-def corpus_chrf(hyps: list[str], refs: list[str]) -> float:
-    from sacrebleu.metrics import CHRF
-
-    return CHRF().corpus_score(hyps, [refs]).score
-
-
-def word_edit_distance(hyp: list[str], ref: list[str]) -> int:
-    """Levenshtein distance between two word sequences (substitutions, insertions, deletions cost 1)."""
-    row = list(range(len(ref) + 1))  # distances from the empty hypothesis prefix
-    for i, h in enumerate(hyp, start=1):
-        diagonal, row[0] = row[0], i
-        for j, r in enumerate(ref, start=1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (h != r))
-    return row[-1]
-
-
-def corpus_wer(hyps: list[str], refs: list[str]) -> float:
-    """Word error rate in percent over the corpus: total edits / total reference words, on raw
-    whitespace-separated words (no case or punctuation normalisation, as SimulEval's WER)."""
-    n_ref = sum(len(r.split()) for r in refs)
-    edits = sum(word_edit_distance(h.split(), r.split()) for h, r in zip(hyps, refs))
-    return 100.0 * edits / n_ref if n_ref else math.nan
-
-
-# ---- instances.log --------------------------------------------------------------------------------------------
-
-def read_instances(path: str | Path) -> list[LoggedInstance]:
-    """Parse SimulEval's instances.log (one JSON object per line) for a speech-to-text run."""
-    out = []
-    for line_no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-            ins = LoggedInstance(int(d["index"]), d["prediction"], d.get("reference") or "",
-                                 tuple(map(float, d["delays"])), tuple(map(float, d["elapsed"])),
-                                 float(d["source_length"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}:{line_no}: not a speech-to-text instances.log line ({e})") from e
-        if len(ins.delays_ms) != len(ins.prediction.split()) or len(ins.elapsed_ms) != len(ins.delays_ms):
-            raise ValueError(f"{path}:{line_no}: {len(ins.prediction.split())} words but {len(ins.delays_ms)} "
-                             f"delays and {len(ins.elapsed_ms)} elapsed times (latency unit must be 'word')")
-        out.append(ins)
-    return out
-
-
-def score_log(path: str | Path, refs: list[str] | None = None, tgt_lang: str = "en") -> LogScores:
-    """Quality and latency (non-CA and CA) of a SimulEval run. `refs` replaces the references in the log
-    (in log order); `tgt_lang` picks the BLEU tokenizer."""
-    instances = read_instances(path)
-    refs = [i.reference for i in instances] if refs is None else list(refs)
-    if len(refs) != len(instances):
-        raise ValueError(f"{path}: {len(instances)} instances but {len(refs)} references")
-    return score_instances(instances, refs, tgt_lang)
-
-
-def score_instances(instances: list[LoggedInstance], refs: list[str], tgt_lang: str = "en") -> LogScores:
-    hyps = [i.prediction for i in instances]
-    scored = [(i, r) for i, r in zip(instances, refs) if i.delays_ms and i.source_ms > 0]
-    return LogScores(
-        n=len(instances), n_scored=len(scored),
-        bleu=corpus_bleu(hyps, refs, tgt_lang), chrf=corpus_chrf(hyps, refs), wer=corpus_wer(hyps, refs),
-        bleu_tokenizer=bleu_tokenizer(tgt_lang),
-        latency=mean_latency([latency(i.delays_ms, i.source_ms, len(r.split())) for i, r in scored]),
-        latency_ca=mean_latency([latency(i.delays_ms, i.source_ms, len(r.split()), i.elapsed_ms) for i, r in scored]),
-        rco=_mean([read_share_at_last_word(i.delays_ms, i.source_ms) for i, _ in scored]),
-    )
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else math.nan

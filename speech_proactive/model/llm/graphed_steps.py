@@ -1,7 +1,7 @@
 """Streaming steps over a static KV cache, so that a GPU replays each step as one CUDA graph.
 
 A streaming step of a GPU-sized LLM is a few hundred small kernels, and launching them one by one from Python
-costs more than running them: issue #7 quotes ~26 ms per one-token step of Hugging Face eager code at
+costs more than running them: ~26 ms per one-token step of Hugging Face eager code at
 Qwen2.5-0.5B's shape on an H200, against ~0.25 ms to read its bf16 weights. A CUDA graph replays a captured
 sequence of kernels with one launch, but it fixes every shape and every address. So here:
 - the KV cache is one buffer of `capacity` slots per layer (`GraphedSteps` owns it; a stream holds a
@@ -11,7 +11,7 @@ sequence of kernels with one launch, but it fixes every shape and every address.
   input buffers before the graph replays; one graph is captured per (number of new entries, dtype).
 
 The step itself is `lean_forward.forward` over that cache, the same code as the eager streaming path, so the
-arithmetic is the same; tests/test_graphed_lm.py keeps the two equal through reads, writes and undos on the
+arithmetic is the same; tests/invariants/test_graphed_lm.py keeps the two equal through reads, writes and undos on the
 CPU, where the steps run uncaptured, and compares replayed graphs with uncaptured steps on a GPU.
 
 One stream per model at a time: the graphs hold the cache's addresses, so every new stream takes the buffers

@@ -3,11 +3,11 @@
 The same modules, weights and arithmetic as the Hugging Face forward, without its per-call machinery: mask
 preprocessing, the attention-interface lookup, kwargs plumbing through every layer, output records. A
 streaming step of a small model is a few entries through a few layers, so that machinery is most of its cost
-(measured in eval/BENCHMARKS.md, "Session 6"). It is also the shape a GPU decode path needs: plain tensor
+(measured in eval/BENCHMARKS.md, "2026-12-06 ... against the lean forward"). It is also the shape a GPU decode path needs: plain tensor
 operations over a cache the caller owns.
 
 `supports(model)` says whether a model has the layout this code assumes; `StreamingLM` falls back to the
-Hugging Face forward otherwise. tests/test_lean_lm.py keeps the two equal (logits, hidden states, attention
+Hugging Face forward otherwise. tests/invariants/test_lean_lm.py keeps the two equal (logits, hidden states, attention
 weights, through reads, writes and undos).
 """
 
