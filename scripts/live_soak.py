@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from speech_proactive import audio  # noqa: E402
-from speech_proactive.config import TaskSpec  # noqa: E402
 from speech_proactive.apps.live.app import LiveConfig, load_session, prepare, run  # noqa: E402
+from speech_proactive.config import TaskSpec  # noqa: E402
 from speech_proactive.streaming.events import Event, Status  # noqa: E402
 from speech_proactive.streaming.segmenter import SegmenterConfig  # noqa: E402
 
@@ -123,15 +123,19 @@ def mean(xs: list[float]) -> float:
 
 
 def report(probe: Probe, duration_ms: float, check_minute: int, chunk_ms: int) -> None:
-    print(f"{'minute':>6} {'rss MiB':>8} {'mean ms/chunk':>14} {'median':>7} {'p95':>7} {'chunks':>6} "
-          f"{'flushes':>7} {'ms/flush':>8} {'max LM cache':>12} {'max enc frames':>14}")
+    print(
+        f"{'minute':>6} {'rss MiB':>8} {'mean ms/chunk':>14} {'median':>7} {'p95':>7} {'chunks':>6} "
+        f"{'flushes':>7} {'ms/flush':>8} {'max LM cache':>12} {'max enc frames':>14}"
+    )
     n_whole = int(duration_ms // MINUTE_MS)  # the last minute bucket may be partial: left out
     for i in range(n_whole):
         s = probe.minutes.get(i, MinuteStats())
         xs = s.compute_ms or [float("nan")]
-        print(f"{i + 1:>6} {s.rss_mib:8.1f} {mean(s.compute_ms):14.2f} {statistics.median(xs):7.2f} "
-              f"{np.percentile(xs, 95):7.2f} {len(s.compute_ms):6d} {len(s.flush_ms):7d} {mean(s.flush_ms):8.1f} "
-              f"{s.max_lm_cache:12d} {s.max_encoder_frames:14d}")
+        print(
+            f"{i + 1:>6} {s.rss_mib:8.1f} {mean(s.compute_ms):14.2f} {statistics.median(xs):7.2f} "
+            f"{np.percentile(xs, 95):7.2f} {len(s.compute_ms):6d} {len(s.flush_ms):7d} {mean(s.flush_ms):8.1f} "
+            f"{s.max_lm_cache:12d} {s.max_encoder_frames:14d}"
+        )
     if n_whole < check_minute:
         print(f"the stream is shorter than {check_minute} whole minutes: nothing to compare")
         return
@@ -140,14 +144,18 @@ def report(probe: Probe, duration_ms: float, check_minute: int, chunk_ms: int) -
     compute_ratio = mean(end.compute_ms) / mean(at.compute_ms)
     print(f"minute {check_minute}: rss {at.rss_mib:.1f} MiB, {mean(at.compute_ms):.2f} ms per chunk")
     print(f"minute {n_whole} (the last whole one): rss {end.rss_mib:.1f} MiB, {mean(end.compute_ms):.2f} ms per chunk")
-    print(f"rss ratio {rss_ratio:.3f} (target: within 10%, {'met' if abs(rss_ratio - 1) <= 0.10 else 'MISSED'}); "
-          f"compute ratio {compute_ratio:.3f} (target: within 20%, "
-          f"{'met' if abs(compute_ratio - 1) <= 0.20 else 'MISSED'})")
+    print(
+        f"rss ratio {rss_ratio:.3f} (target: within 10%, {'met' if abs(rss_ratio - 1) <= 0.10 else 'MISSED'}); "
+        f"compute ratio {compute_ratio:.3f} (target: within 20%, "
+        f"{'met' if abs(compute_ratio - 1) <= 0.20 else 'MISSED'})"
+    )
     all_ms = [x for s in probe.minutes.values() for x in s.compute_ms]
     flush_ms = [x for s in probe.minutes.values() for x in s.flush_ms]
-    print(f"per-chunk compute over the run: mean {mean(all_ms):.2f} ms, p99 {np.percentile(all_ms, 99):.1f} ms, "
-          f"max {max(all_ms):.1f} ms, for {chunk_ms} ms chunks; segment ends (flush + reset): mean "
-          f"{mean(flush_ms):.0f} ms, max {max(flush_ms, default=0):.0f} ms")
+    print(
+        f"per-chunk compute over the run: mean {mean(all_ms):.2f} ms, p99 {np.percentile(all_ms, 99):.1f} ms, "
+        f"max {max(all_ms):.1f} ms, for {chunk_ms} ms chunks; segment ends (flush + reset): mean "
+        f"{mean(flush_ms):.0f} ms, max {max(flush_ms, default=0):.0f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,17 +180,25 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         build_stream(wav, utterance_files(args.manifest, args.work_dir), args.minutes, args.seed)
         print(f"built {wav} in {time.perf_counter() - t0:.0f} s", flush=True)
-    cfg = LiveConfig(args.model, args.policy, TaskSpec("st", "en", "de"), wav, speed=0.0,
-                     segmenter=SegmenterConfig(max_segment_ms=args.max_segment_s * 1000))
+    cfg = LiveConfig(
+        args.model,
+        args.policy,
+        TaskSpec("st", "en", "de"),
+        wav,
+        speed=0.0,
+        segmenter=SegmenterConfig(max_segment_ms=args.max_segment_s * 1000),
+    )
     session = load_session(cfg)
     probe = Probe()
     t0 = time.perf_counter()
     with open(os.devnull, "w") as quiet:
         summary = run(prepare(cfg, session, None, quiet, extra_sinks=(probe,)))
     wall_s = time.perf_counter() - t0
-    print(f"played {summary.duration_ms / MINUTE_MS:.1f} min of audio in {wall_s / 60:.1f} min "
-          f"({summary.n_segments} segments, {summary.n_words} words, {summary.n_dropped} dropped); "
-          f"policy {args.policy}, {args.threads} torch thread(s)")
+    print(
+        f"played {summary.duration_ms / MINUTE_MS:.1f} min of audio in {wall_s / 60:.1f} min "
+        f"({summary.n_segments} segments, {summary.n_words} words, {summary.n_dropped} dropped); "
+        f"policy {args.policy}, {args.threads} torch thread(s)"
+    )
     report(probe, summary.duration_ms, args.check_minute, session.model.cfg.encoder.chunk_ms)
     return 0
 

@@ -118,7 +118,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], coerce: bool = True) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any], coerce: bool = True) -> ModelConfig:
         """`coerce`: read numbers written as strings (YAML); a bundle's own JSON is taken as it is."""
         return cls(
             frontend=_build(FrontendConfig, d.get("frontend", {}), coerce),
@@ -148,8 +148,9 @@ class TaskSpec:
     def check_prompt(task: str, prompt: str | None) -> None:
         """`--task` and `--prompt` on a command line: a prompt belongs to qa, and qa needs one."""
         if (task == "qa") != bool(prompt and prompt.strip()):
-            raise ValueError("--task qa needs --prompt \"QUESTION\"" if task == "qa"
-                             else "--prompt is only for --task qa")
+            raise ValueError(
+                '--task qa needs --prompt "QUESTION"' if task == "qa" else "--prompt is only for --task qa"
+            )
 
     def prompt(self) -> str:
         if self.task == "asr":
@@ -193,7 +194,8 @@ def coerce_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
             try:
                 out[k] = float(v) if t == "float" else _as_int(v)
             except (TypeError, ValueError):
-                raise ValueError(f"{cls.__name__}.{k}={v!r}: expected {'a number' if t == 'float' else 'an integer'}")
+                expected = "a number" if t == "float" else "an integer"
+                raise ValueError(f"{cls.__name__}.{k}={v!r}: expected {expected}") from None
         elif t == "bool" and not isinstance(v, bool):
             raise ValueError(f"{cls.__name__}.{k}={v!r}: expected true or false")
     return out

@@ -1,4 +1,4 @@
-"""`python -m speech_proactive.evaluate`: sweep policies over test sets and score them (the code is in evaluation/evaluate)."""
+"""`python -m speech_proactive.evaluate`: sweep policies over test sets and score them (code: evaluation/evaluate)."""
 
 import sys
 

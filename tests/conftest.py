@@ -11,10 +11,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from helpers import espeak, tiny_model  # noqa: E402
 
 from speech_proactive import audio  # noqa: E402
 from speech_proactive.model.bundle import save_bundle  # noqa: E402
-from helpers import espeak, tiny_model  # noqa: E402
 from speech_proactive.model.speech_llm import SpeechLLM  # noqa: E402
 
 

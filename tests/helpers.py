@@ -32,9 +32,15 @@ SIMULEVAL_AGENT = REPO / "speech_proactive" / "integrations" / "simuleval_agent.
 # ---- tiny models --------------------------------------------------------------------------------------------
 
 TINY_ENCODER = EncoderConfig(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2)
-TINY_LLM = LLMSize(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                   num_key_value_heads=2, max_position_embeddings=2048,
-                   tie_word_embeddings=False)  # untied: random outputs vary, so token-level tests mean something
+TINY_LLM = LLMSize(
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+    tie_word_embeddings=False,
+)  # untied: random outputs vary, so token-level tests mean something
 
 
 def tiny_model(seed: int = 0, chunk_ms: int = 320, adapter_output: str = "vectors") -> SpeechLLM:
@@ -49,8 +55,15 @@ def tiny_model(seed: int = 0, chunk_ms: int = 320, adapter_output: str = "vector
 
 
 HF_D = 32  # hidden size of the bare Hugging Face LLMs below
-HF_COMMON = dict(vocab_size=97, hidden_size=HF_D, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512)
+HF_COMMON = dict(
+    vocab_size=97,
+    hidden_size=HF_D,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+)
 
 
 def hf_model(family: str):
@@ -83,12 +96,13 @@ def lm_session(lm: StreamingLM, g: torch.Generator, device: str = "cpu") -> list
 
 # ---- streaming runs -----------------------------------------------------------------------------------------
 
+
 def run(session: Session, samples: np.ndarray, push_sizes: list[int]) -> Session:
     """Push `samples` in pieces of `push_sizes`, then the rest with finished=True."""
     session.reset()
     i = 0
     for n in push_sizes:
-        session.push_audio(samples[i:i + n])
+        session.push_audio(samples[i : i + n])
         i += n
     session.push_audio(samples[i:], finished=True)
     return session
@@ -105,6 +119,7 @@ def batch_logits(model, samples, task, tokens, n_source):
 
 # ---- real speech and a tiny training run --------------------------------------------------------------------
 
+
 def espeak(text: str, path: Path, voice: str = "en") -> Path:
     """Real speech from espeak-ng (22.05 kHz mono WAV, as espeak writes it)."""
     if shutil.which("espeak-ng") is None:
@@ -113,10 +128,12 @@ def espeak(text: str, path: Path, voice: str = "en") -> Path:
     return path
 
 
-PAIRS = [("the old man reads a book", "der alte mann liest ein buch"),
-         ("the children are playing", "die kinder spielen"),
-         ("we visit our friends", "wir besuchen unsere freunde"),
-         ("my sister has a bicycle", "meine schwester hat ein fahrrad")]
+PAIRS = [
+    ("the old man reads a book", "der alte mann liest ein buch"),
+    ("the children are playing", "die kinder spielen"),
+    ("we visit our friends", "wir besuchen unsere freunde"),
+    ("my sister has a bicycle", "meine schwester hat ein fahrrad"),
+]
 
 
 def tiny_corpus(d):
@@ -131,13 +148,28 @@ def tiny_corpus(d):
 
 
 def tiny_cfg(manifest, out, **kw):
-    raw = {"train": [str(manifest)], "dev": [str(manifest)], "out": str(out), "batch_size": 2, "max_steps": 4,
-           "lr": 3e-3, "warmup_steps": 1, "eval_every": 4, "eval_n": 2, "save_every": 2, "keep_last": 1,
-           "vocab_size": 300,
-           "model": {"encoder": {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1},
-                     "adapter": {"hidden": 32}},
-           "llm": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                   "num_key_value_heads": 1}}
+    raw = {
+        "train": [str(manifest)],
+        "dev": [str(manifest)],
+        "out": str(out),
+        "batch_size": 2,
+        "max_steps": 4,
+        "lr": 3e-3,
+        "warmup_steps": 1,
+        "eval_every": 4,
+        "eval_n": 2,
+        "save_every": 2,
+        "keep_last": 1,
+        "vocab_size": 300,
+        "model": {"encoder": {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}, "adapter": {"hidden": 32}},
+        "llm": {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+        },
+    }
     raw.update(kw)
     return from_dict(raw)
 
@@ -155,10 +187,29 @@ SIMULEVAL_SEGMENT_MS = 320
 
 def run_simuleval(corpus: Path, bundle: Path, policy: str, out: Path, *extra: str) -> Path:
     simuleval = Path(sys.executable).with_name("simuleval")
-    cmd = [str(simuleval), "--agent", str(SIMULEVAL_AGENT), "--model", str(bundle),
-           "--policy", policy, "--source", str(corpus / "source.txt"), "--target", str(corpus / "target.txt"),
-           "--source-type", "speech", "--target-type", "text", "--source-segment-size", str(SIMULEVAL_SEGMENT_MS),
-           "--output", str(out), "--no-progress-bar", *extra]
+    cmd = [
+        str(simuleval),
+        "--agent",
+        str(SIMULEVAL_AGENT),
+        "--model",
+        str(bundle),
+        "--policy",
+        policy,
+        "--source",
+        str(corpus / "source.txt"),
+        "--target",
+        str(corpus / "target.txt"),
+        "--source-type",
+        "speech",
+        "--target-type",
+        "text",
+        "--source-segment-size",
+        str(SIMULEVAL_SEGMENT_MS),
+        "--output",
+        str(out),
+        "--no-progress-bar",
+        *extra,
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

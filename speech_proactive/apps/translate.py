@@ -34,19 +34,43 @@ def translate_file(session: Session, file: Path, out=sys.stdout) -> str:
     for start in range(0, len(samples), step):
         end = start + step
         for e in session.push_audio(samples[start:end], finished=end >= len(samples)):
-            print(json.dumps({"file": str(file), "text": e.text, "source_ms": round(e.source_ms, 1),
-                              "compute_ms": round(e.compute_ms, 2)}, ensure_ascii=False), file=out, flush=True)
+            print(
+                json.dumps(
+                    {
+                        "file": str(file),
+                        "text": e.text,
+                        "source_ms": round(e.source_ms, 1),
+                        "compute_ms": round(e.compute_ms, 2),
+                    },
+                    ensure_ascii=False,
+                ),
+                file=out,
+                flush=True,
+            )
     final = session.final_text
-    print(json.dumps({"file": str(file), "final": True, "text": final,
-                      "audio_ms": round(audio.samples_to_ms(len(samples)), 1),
-                      "compute_ms": round((time.perf_counter() - t0) * 1000, 1)}, ensure_ascii=False),
-          file=out, flush=True)
+    print(
+        json.dumps(
+            {
+                "file": str(file),
+                "final": True,
+                "text": final,
+                "audio_ms": round(audio.samples_to_ms(len(samples)), 1),
+                "compute_ms": round((time.perf_counter() - t0) * 1000, 1),
+            },
+            ensure_ascii=False,
+        ),
+        file=out,
+        flush=True,
+    )
     return final
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.translate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.translate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, type=Path, help="bundle folder")
     p.add_argument("--policy", default="offline", help="policy spec (see above); plain `wait-k` takes --k")
     p.add_argument("--k", type=int, default=3, help="wait-k: chunks to wait before the first write")

@@ -31,12 +31,14 @@ from speech_proactive.bench.table import table
 from speech_proactive.bench.training import training
 
 
-def run(size_name: str, rt: Runtime, plan: Plan, quick: bool, graphs: bool = False,
-        left_context_chunks: int | None = None) -> dict:
+def run(
+    size_name: str, rt: Runtime, plan: Plan, quick: bool, graphs: bool = False, left_context_chunks: int | None = None
+) -> dict:
     size = SIZES[size_name]
     if left_context_chunks is not None:
-        size = dataclasses.replace(size, encoder=dataclasses.replace(size.encoder,
-                                                                     left_context_chunks=left_context_chunks))
+        size = dataclasses.replace(
+            size, encoder=dataclasses.replace(size.encoder, left_context_chunks=left_context_chunks)
+        )
     model = bench_model(size, max(plan.memory_stream_s, max(MARKS_S) + WINDOW_S + 1), rt.device)
     model.lm.set_graphs(graphs)
     result = {"schema": 1, "meta": meta(model, size_name, rt, plan, quick)}
@@ -70,29 +72,62 @@ def runtime(device: str, dtype: str) -> Runtime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--size", choices=tuple(SIZES), default="default")
-    p.add_argument("--quick", action="store_true",
-                   help="1 stream per latency, a 30 s memory stream, 2 training steps; no 120 s re-encoding")
-    p.add_argument("--stride", type=int, default=None,
-                   help="time the re-encoding baselines at every Nth chunk only (default 1: every chunk)")
-    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="autocast dtype (auto: bf16 on cuda, fp32 on cpu)")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="streams pooled per latency figure (default 3, 1 with --quick); more steadies the p95")
-    p.add_argument("--memory-s", type=float, default=None,
-                   help="length of the memory stream in seconds (default 600, 30 with --quick)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice; on a machine shared with another job, "
-                        "fewer threads than cores avoids threads spinning against each other)")
-    p.add_argument("--graphs", action="store_true",
-                   help="stream over a static KV cache, each LLM step replayed as a CUDA graph (graphed_lm; on the "
-                        "CPU the same steps run uncaptured, for testing only)")
-    p.add_argument("--left-context-chunks", type=int, default=None,
-                   help="override the size's encoder left context (chunks each chunk sees; 0: unbounded; "
-                        "default: the size's own, 31 for default as in recipes/st/default.yaml)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 stream per latency, a 30 s memory stream, 2 training steps; no 120 s re-encoding",
+    )
+    p.add_argument(
+        "--stride",
+        type=int,
+        default=None,
+        help="time the re-encoding baselines at every Nth chunk only (default 1: every chunk)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="autocast dtype (auto: bf16 on cuda, fp32 on cpu)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="streams pooled per latency figure (default 3, 1 with --quick); more steadies the p95",
+    )
+    p.add_argument(
+        "--memory-s",
+        type=float,
+        default=None,
+        help="length of the memory stream in seconds (default 600, 30 with --quick)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; on a machine shared with another job, "
+        "fewer threads than cores avoids threads spinning against each other)",
+    )
+    p.add_argument(
+        "--graphs",
+        action="store_true",
+        help="stream over a static KV cache, each LLM step replayed as a CUDA graph (graphed_lm; on the "
+        "CPU the same steps run uncaptured, for testing only)",
+    )
+    p.add_argument(
+        "--left-context-chunks",
+        type=int,
+        default=None,
+        help="override the size's encoder left context (chunks each chunk sees; 0: unbounded; "
+        "default: the size's own, 31 for default as in recipes/st/default.yaml)",
+    )
     p.add_argument("--json", type=Path, help="also write the results here (stable keys, for diffing commits)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -111,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs,
-                 args.left_context_chunks)
+    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs, args.left_context_chunks)
     print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -22,5 +22,9 @@ def matmul_peak_tflops(rt: Runtime) -> float:
 def compute_efficiency(step: dict, rt: Runtime) -> dict:
     peak = matmul_peak_tflops(rt)
     achieved = step["gflop"] / 1000 / (step["step_ms"] / 1000)
-    return {"matmul_peak_tflops": peak, "matmul_dtype": str(rt.dtype).removeprefix("torch."),
-            "train_achieved_tflops": achieved, "fraction_of_peak": achieved / peak}
+    return {
+        "matmul_peak_tflops": peak,
+        "matmul_dtype": str(rt.dtype).removeprefix("torch."),
+        "train_achieved_tflops": achieved,
+        "fraction_of_peak": achieved / peak,
+    }

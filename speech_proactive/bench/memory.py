@@ -18,8 +18,8 @@ from speech_proactive import audio
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import MIB, Runtime, peak_rss_mib, rss_mib
 from speech_proactive.bench.streaming import WINDOW_S, percentiles, stream
-from speech_proactive.streaming.segmenter import SegmenterConfig
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.segmenter import SegmenterConfig
 
 
 def memory(model: SpeechLLM, rt: Runtime, plan: Plan) -> dict:
@@ -42,12 +42,18 @@ def _unbounded(model: SpeechLLM, samples: np.ndarray, rt: Runtime, stream_s: flo
     run = stream(model, samples, rt)
     n_tail = round(2 * WINDOW_S * 1000 / model.cfg.encoder.chunk_ms)
     kv_mib = run.state_bytes / MIB
-    return {"stream_s": stream_s, "kv_state_mib": kv_mib, "kv_state_mib_per_min": kv_mib * 60 / stream_s,
-            "rss_before_mib": before, "rss_end_mib": run.rss_end_mib, "rss_peak_mib": peak_rss_mib(),
-            "cuda_allocated_before_mib": cuda_before,
-            "cuda_max_allocated_mib": torch.cuda.max_memory_allocated(rt.device) / MIB if cuda else None,
-            "p95_ms_at_end": percentiles(run.chunk_ms[-n_tail - 1:-1])["p95_ms"],
-            "rtf": sum(run.chunk_ms) / (stream_s * 1000)}
+    return {
+        "stream_s": stream_s,
+        "kv_state_mib": kv_mib,
+        "kv_state_mib_per_min": kv_mib * 60 / stream_s,
+        "rss_before_mib": before,
+        "rss_end_mib": run.rss_end_mib,
+        "rss_peak_mib": peak_rss_mib(),
+        "cuda_allocated_before_mib": cuda_before,
+        "cuda_max_allocated_mib": torch.cuda.max_memory_allocated(rt.device) / MIB if cuda else None,
+        "p95_ms_at_end": percentiles(run.chunk_ms[-n_tail - 1 : -1])["p95_ms"],
+        "rtf": sum(run.chunk_ms) / (stream_s * 1000),
+    }
 
 
 def _windowed(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> dict:
@@ -56,10 +62,15 @@ def _windowed(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> dict:
     segment_ms = SegmenterConfig().max_segment_ms
     n_segment = audio.ms_to_samples(segment_ms)
     before = rss_mib()
-    runs = [stream(model, samples[s0:s0 + n_segment], rt) for s0 in range(0, len(samples), n_segment)]
-    return {"segment_s": segment_ms / 1000, "n_segments": len(runs),
-            "kv_state_max_mib": max(r.state_bytes for r in runs) / MIB,
-            "rss_before_mib": before, "rss_end_mib": rss_mib(), "rss_peak_mib": peak_rss_mib(),
-            "p95_ms_first_segment": percentiles(runs[0].chunk_ms)["p95_ms"],
-            "p95_ms_last_segment": percentiles(runs[-1].chunk_ms)["p95_ms"],
-            "rtf": sum(sum(r.chunk_ms) for r in runs) / (len(samples) / audio.SAMPLE_RATE * 1000)}
+    runs = [stream(model, samples[s0 : s0 + n_segment], rt) for s0 in range(0, len(samples), n_segment)]
+    return {
+        "segment_s": segment_ms / 1000,
+        "n_segments": len(runs),
+        "kv_state_max_mib": max(r.state_bytes for r in runs) / MIB,
+        "rss_before_mib": before,
+        "rss_end_mib": rss_mib(),
+        "rss_peak_mib": peak_rss_mib(),
+        "p95_ms_first_segment": percentiles(runs[0].chunk_ms)["p95_ms"],
+        "p95_ms_last_segment": percentiles(runs[-1].chunk_ms)["p95_ms"],
+        "rtf": sum(sum(r.chunk_ms) for r in runs) / (len(samples) / audio.SAMPLE_RATE * 1000),
+    }

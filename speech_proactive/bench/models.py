@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from speech_proactive import audio
+from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
 from speech_proactive.model import tokenizer as tk
 from speech_proactive.model.build import DEFAULT_TEXT, read_lines
-from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
 from speech_proactive.model.speech_llm import LLMSize, SpeechLLM, random_llm
 
 # A random model writes EOS whenever argmax lands on it, so its output length is arbitrary. The bench model's
@@ -30,22 +30,43 @@ class BenchSize:
 
 
 def _llm(hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int, tied: bool = True) -> LLMSize:
-    return LLMSize(hidden, intermediate, layers, heads, kv_heads, max_position_embeddings=32768,
-                   tie_word_embeddings=tied)
+    return LLMSize(
+        hidden, intermediate, layers, heads, kv_heads, max_position_embeddings=32768, tie_word_embeddings=tied
+    )
 
 
 SIZES = {
-    "tiny": BenchSize(EncoderConfig(n_audio_state=32, n_audio_head=2, n_audio_layer=2), AdapterConfig(hidden=32),
-                      _llm(32, 64, 2, 4, 2, tied=False), 300, 2),
+    "tiny": BenchSize(
+        EncoderConfig(n_audio_state=32, n_audio_head=2, n_audio_layer=2),
+        AdapterConfig(hidden=32),
+        _llm(32, 64, 2, 4, 2, tied=False),
+        300,
+        2,
+    ),
     # recipes/st/default.yaml (a test keeps the two equal)
-    "default": BenchSize(EncoderConfig(n_audio_state=192, n_audio_head=4, n_audio_layer=2, left_context_chunks=31),
-                         AdapterConfig(stack=4, hidden=512, output="tokens"), _llm(256, 768, 4, 4, 2), 1000, 8),
+    "default": BenchSize(
+        EncoderConfig(n_audio_state=192, n_audio_head=4, n_audio_layer=2, left_context_chunks=31),
+        AdapterConfig(stack=4, hidden=512, output="tokens"),
+        _llm(256, 768, 4, 4, 2),
+        1000,
+        8,
+    ),
     # Whisper-base encoder + a ~0.1B Qwen2-style LLM (76M in its layers, 25M in a 32k vocabulary)
-    "small": BenchSize(EncoderConfig(n_audio_state=512, n_audio_head=8, n_audio_layer=6),
-                       AdapterConfig(hidden=1024), _llm(768, 2048, 12, 12, 4), 32000, 8),
+    "small": BenchSize(
+        EncoderConfig(n_audio_state=512, n_audio_head=8, n_audio_layer=6),
+        AdapterConfig(hidden=1024),
+        _llm(768, 2048, 12, 12, 4),
+        32000,
+        8,
+    ),
     # Whisper-small encoder + Qwen2.5-0.5B's shape (its 151,936-token vocabulary included)
-    "medium": BenchSize(EncoderConfig(n_audio_state=768, n_audio_head=12, n_audio_layer=12),
-                        AdapterConfig(hidden=2048), _llm(896, 4864, 24, 14, 2), 151936, 8),
+    "medium": BenchSize(
+        EncoderConfig(n_audio_state=768, n_audio_head=12, n_audio_layer=12),
+        AdapterConfig(hidden=2048),
+        _llm(896, 4864, 24, 14, 2),
+        151936,
+        8,
+    ),
 }
 
 
@@ -95,5 +116,5 @@ def synthetic_audio(seconds: float, seed: int = 0) -> np.ndarray:
         cycles = cycle[-1]
         envelope = 0.5 * (1 + np.sin(2 * np.pi * 4 * t))
         noise = rng.standard_normal(len(t)) * 0.01
-        out[start:start + len(t)] = 0.3 * envelope * np.sin(2 * np.pi * cycle) + noise
+        out[start : start + len(t)] = 0.3 * envelope * np.sin(2 * np.pi * cycle) + noise
     return out

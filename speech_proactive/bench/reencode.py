@@ -13,8 +13,15 @@ from torch import Tensor
 from speech_proactive import audio
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import Runtime, count_flops
-from speech_proactive.bench.streaming import (BENCH_DECODE, MARKS_S, TOKENS_PER_CHUNK, WINDOW_S, StreamRun,
-                                              bench_policy, stream)
+from speech_proactive.bench.streaming import (
+    BENCH_DECODE,
+    MARKS_S,
+    TOKENS_PER_CHUNK,
+    WINDOW_S,
+    StreamRun,
+    bench_policy,
+    stream,
+)
 from speech_proactive.config import TaskSpec
 from speech_proactive.model.encoder import EncoderState
 from speech_proactive.model.frontend import log_mel
@@ -51,13 +58,22 @@ def sampled_total(n_chunks: int, stride: int, cost: Callable[[int], float]) -> f
 def encoder_step_ms(model: SpeechLLM, mel: Tensor, rt: Runtime) -> list[float]:
     """Per-chunk times of the cached encoder step over a whole stream's log-mel [1, n_mels, T]."""
     state = EncoderState()
-    return [rt.time_ms(lambda c=c: model.encoder.step(c, state))
-            for c in mel.split(model.cfg.encoder.chunk_mel_frames, dim=2)]
+    return [
+        rt.time_ms(lambda c=c: model.encoder.step(c, state))
+        for c in mel.split(model.cfg.encoder.chunk_mel_frames, dim=2)
+    ]
 
 
 FLOP_STRIDE = 8  # FLOPs are exact functions of the chunk index: counting every 8th chunk is within 0.5%
-REENCODE_KEYS = ("naive_total_s", "incremental_total_s", "naive_vs_incremental", "naive_gflop", "incremental_gflop",
-                 "naive_vs_incremental_flop", "repeats")
+REENCODE_KEYS = (
+    "naive_total_s",
+    "incremental_total_s",
+    "naive_vs_incremental",
+    "naive_gflop",
+    "incremental_gflop",
+    "naive_vs_incremental_flop",
+    "repeats",
+)
 ENCODER_CACHE_KEYS = ("prefix_total_s", "cached_total_s", "prefix_vs_cached")
 
 
@@ -74,6 +90,7 @@ def reencode_totals(model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, n
     """Each repeat times the incremental stream and then the naive baseline, back to back, and the ratio is
     the median of the repeats' ratios: on a shared machine the speed drifts between sections of a run
     (on a 2-core VM the 30 s ratio read 6.9x to 10.0x when the two were timed minutes apart, 6.4x paired)."""
+
     def naive(i: int) -> None:
         naive_chunk(model, utt.samples, i, utt.tokens)
 
@@ -81,15 +98,20 @@ def reencode_totals(model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, n
     naive_ms, incremental_ms = [], []
     for _ in range(plan.repeats):
         # one chunk more than counted, so that no counted push is the one that finishes the stream
-        incremental_ms.append(sum(stream(model, utt.samples[:(n_chunks + 1) * n], rt).chunk_ms[:n_chunks]))
+        incremental_ms.append(sum(stream(model, utt.samples[: (n_chunks + 1) * n], rt).chunk_ms[:n_chunks]))
         naive_ms.append(sampled_total(n_chunks, plan.stride, lambda i: rt.time_ms(lambda: naive(i))))
     naive_flop = sampled_total(n_chunks, max(plan.stride, FLOP_STRIDE), lambda i: count_flops(lambda: naive(i)))
     incremental_flop = incremental_flops(model, utt.samples, n_chunks, max(plan.stride, FLOP_STRIDE))
-    return {"naive_total_s": float(np.median(naive_ms)) / 1000,
-            "incremental_total_s": float(np.median(incremental_ms)) / 1000,
-            "naive_vs_incremental": float(np.median([a / b for a, b in zip(naive_ms, incremental_ms)])),
-            "naive_gflop": naive_flop / 1e9, "incremental_gflop": incremental_flop / 1e9,
-            "naive_vs_incremental_flop": naive_flop / incremental_flop, "repeats": plan.repeats, "skipped": None}
+    return {
+        "naive_total_s": float(np.median(naive_ms)) / 1000,
+        "incremental_total_s": float(np.median(incremental_ms)) / 1000,
+        "naive_vs_incremental": float(np.median([a / b for a, b in zip(naive_ms, incremental_ms)])),
+        "naive_gflop": naive_flop / 1e9,
+        "incremental_gflop": incremental_flop / 1e9,
+        "naive_vs_incremental_flop": naive_flop / incremental_flop,
+        "repeats": plan.repeats,
+        "skipped": None,
+    }
 
 
 def incremental_flops(model: SpeechLLM, samples: np.ndarray, n_chunks: int, stride: int) -> float:
@@ -109,22 +131,28 @@ def _incremental_flops(model: SpeechLLM, samples: np.ndarray, n_chunks: int, str
     def chunk_flops(i: int) -> int:
         nonlocal n_pushed
         while n_pushed < i - 1:
-            session.push_audio(samples[n_pushed * n:(n_pushed + 1) * n])
+            session.push_audio(samples[n_pushed * n : (n_pushed + 1) * n])
             n_pushed += 1
         n_pushed += 1
-        return count_flops(lambda: session.push_audio(samples[(i - 1) * n:i * n]))
+        return count_flops(lambda: session.push_audio(samples[(i - 1) * n : i * n]))
 
     return sampled_total(n_chunks, stride, chunk_flops)
 
 
-def encoder_cache_totals(model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, step_ms: list[list[float]],
-                         n_chunks: int) -> dict:
+def encoder_cache_totals(
+    model: SpeechLLM, rt: Runtime, plan: Plan, utt: Utterance, step_ms: list[list[float]], n_chunks: int
+) -> dict:
     f = model.cfg.encoder.chunk_mel_frames
-    prefix_ms = sampled_total(n_chunks, plan.stride, lambda i: rt.time_ms(
-        lambda: model.encoder.forward_blockwise(utt.mel[:, :, : i * f])))
+    prefix_ms = sampled_total(
+        n_chunks, plan.stride, lambda i: rt.time_ms(lambda: model.encoder.forward_blockwise(utt.mel[:, :, : i * f]))
+    )
     cached_ms = float(np.median([sum(s[:n_chunks]) for s in step_ms]))
-    return {"prefix_total_s": prefix_ms / 1000, "cached_total_s": cached_ms / 1000,
-            "prefix_vs_cached": prefix_ms / cached_ms, "skipped": None}
+    return {
+        "prefix_total_s": prefix_ms / 1000,
+        "cached_total_s": cached_ms / 1000,
+        "prefix_vs_cached": prefix_ms / cached_ms,
+        "skipped": None,
+    }
 
 
 @torch.inference_mode()

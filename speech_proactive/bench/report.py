@@ -63,16 +63,32 @@ def meta(model: SpeechLLM, size_name: str, rt: Runtime, plan: Plan, quick: bool)
 
     enc = model.cfg.encoder
     return {
-        "size": size_name, "quick": quick, "device": str(rt.device), "device_name": device_name(rt.device),
-        "dtype": str(rt.dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "transformers": transformers.__version__, "python": platform.python_version(),
-        "commit": _commit(), "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "dims": {"encoder": dataclasses.asdict(enc), "adapter": dataclasses.asdict(model.cfg.adapter),
-                 "llm": dataclasses.asdict(SIZES[size_name].llm), "llm_vocab_size": model.lm.vocab_size},
-        "params_m": {"encoder": n_params(model.encoder) / 1e6, "adapter": n_params(model.adapter) / 1e6,
-                     "llm": n_params(model.lm) / 1e6},
+        "size": size_name,
+        "quick": quick,
+        "device": str(rt.device),
+        "device_name": device_name(rt.device),
+        "dtype": str(rt.dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dims": {
+            "encoder": dataclasses.asdict(enc),
+            "adapter": dataclasses.asdict(model.cfg.adapter),
+            "llm": dataclasses.asdict(SIZES[size_name].llm),
+            "llm_vocab_size": model.lm.vocab_size,
+        },
+        "params_m": {
+            "encoder": n_params(model.encoder) / 1e6,
+            "adapter": n_params(model.adapter) / 1e6,
+            "llm": n_params(model.lm) / 1e6,
+        },
         "n_audio_ctx_s": enc.n_audio_ctx * audio.ENC_FRAME_MS / 1000,
-        "chunk_ms": enc.chunk_ms, "tokens_per_chunk": TOKENS_PER_CHUNK, "stride": plan.stride,
+        "chunk_ms": enc.chunk_ms,
+        "tokens_per_chunk": TOKENS_PER_CHUNK,
+        "stride": plan.stride,
         "graphs": model.lm.graphs,
     }
 
@@ -89,8 +105,9 @@ def device_name(device: torch.device) -> str:
 
 def _commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None

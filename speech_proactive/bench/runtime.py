@@ -56,8 +56,10 @@ def _cpu_attention_formulas() -> dict:
         return sdpa_backward_flop_count(grad_out, query, key, value)
 
     aten = torch.ops.aten
-    return {aten._scaled_dot_product_flash_attention_for_cpu: forward,
-            aten._scaled_dot_product_flash_attention_for_cpu_backward: backward}
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu: forward,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: backward,
+    }
 
 
 def rss_mib() -> float:

@@ -42,8 +42,10 @@ def stream(model: SpeechLLM, samples: np.ndarray, rt: Runtime) -> StreamRun:
     n = audio.ms_to_samples(model.cfg.encoder.chunk_ms)
     with rt.autocast():
         session = Session(model, bench_policy(), options=BENCH_DECODE)
-        times = [rt.time_ms(lambda s=s: session.push_audio(samples[s:s + n], finished=s + n >= len(samples)))
-                 for s in range(0, len(samples), n)]
+        times = [
+            rt.time_ms(lambda s=s: session.push_audio(samples[s : s + n], finished=s + n >= len(samples)))
+            for s in range(0, len(samples), n)
+        ]
     return StreamRun(times, list(session.state.tokens), state_bytes(session.state), rss_mib())
 
 
@@ -61,8 +63,12 @@ def state_bytes(state: StreamState) -> int:
 
 def percentiles(ms: list[float]) -> dict:
     a = np.asarray(ms)
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "max_ms": float(a.max()), "n": int(a.size)}
+    return {
+        "p50_ms": float(np.percentile(a, 50)),
+        "p95_ms": float(np.percentile(a, 95)),
+        "max_ms": float(a.max()),
+        "n": int(a.size),
+    }
 
 
 def window(run: StreamRun, mark_s: float, chunk_s: float) -> list[float]:
@@ -88,8 +94,9 @@ def latency(model: SpeechLLM, rt: Runtime, plan: Plan) -> tuple[dict, list[Strea
     out = _figures(runs, chunk_s, length_s)
     if graphs:
         out["eager"] = _figures(eager, chunk_s, length_s)
-        out["graphs_speedup_p50"] = {f"at_{m}s": out["eager"][f"at_{m}s"]["p50_ms"] / out[f"at_{m}s"]["p50_ms"]
-                                     for m in MARKS_S}
+        out["graphs_speedup_p50"] = {
+            f"at_{m}s": out["eager"][f"at_{m}s"]["p50_ms"] / out[f"at_{m}s"]["p50_ms"] for m in MARKS_S
+        }
     out["stream_s"] = length_s
     out["repeats"] = plan.repeats
     return out, runs
@@ -100,7 +107,8 @@ def _figures(runs: list[StreamRun], chunk_s: float, length_s: float) -> dict:
     first, last = out[f"at_{MARKS_S[0]}s"], out[f"at_{MARKS_S[-1]}s"]
     out["p95_ratio_120s_vs_5s"] = last["p95_ms"] / first["p95_ms"]
     # A p95 over a few dozen chunks is nearly their maximum, so one burst of another tenant's load moves it
-    # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md, "2026-12-06, 2-core AMD EPYC VM"); the p50 ratio does not.
+    # (measured: 20-50% between runs on a shared VM, eval/BENCHMARKS.md, "2026-12-06, 2-core AMD EPYC VM");
+    # the p50 ratio does not.
     out["p50_ratio_120s_vs_5s"] = last["p50_ms"] / first["p50_ms"]
     out["rtf"] = float(np.median([sum(r.chunk_ms) / (length_s * 1000) for r in runs]))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -10,17 +11,23 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from speech_proactive import audio
-from speech_proactive.model.llm import group_positions
-from speech_proactive.model import tokenizer as tk
-from speech_proactive.training.batch import Batch, Example, collate, even_frames
 from speech_proactive.bench.models import Plan, synthetic_audio
 from speech_proactive.bench.runtime import Runtime, count_flops
 from speech_proactive.config import TaskSpec
+from speech_proactive.model import tokenizer as tk
 from speech_proactive.model.frontend import log_mel
+from speech_proactive.model.llm import group_positions
 from speech_proactive.model.llm.group_positions import Entries
-from speech_proactive.training.losses import (LossConfig, compute_losses, source_lengths, student_schedule, token_ctc_loss,
-                                     topk_kl)
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.training.batch import Batch, Example, collate, even_frames
+from speech_proactive.training.losses import (
+    LossConfig,
+    compute_losses,
+    source_lengths,
+    student_schedule,
+    token_ctc_loss,
+    topk_kl,
+)
 
 # Training utterances as in the grammar corpus (data/grammar: mean 2.75 s, 1.2-5.6 s, ~4.6 BPE target tokens
 # per second): the ratio of source vectors to target tokens sets what the extra student copy costs.
@@ -49,8 +56,9 @@ def train_batch(model: SpeechLLM, n_examples: int, seed: int = 0) -> Batch:
 def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> tuple[Tensor, Tensor | None]:
     """Encoder, adapter and LLM over `[prompt ; source ; target]` with one read schedule per example; also the
     adapter's vocabulary logits (None unless it outputs tokens)."""
-    source, vocab_logits = model.adapter.forward_with_logits(model.encoder.forward_blockwise(batch.mel,
-                                                                                             batch.n_mel_frames))
+    source, vocab_logits = model.adapter.forward_with_logits(
+        model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
+    )
     n_vec = [int(n) for n in source_lengths(model, batch.n_mel_frames)]
     rows, embeds = [], []
     for b, (prompt, target, s) in enumerate(zip(batch.prompts, batch.targets, n_vec)):
@@ -58,10 +66,13 @@ def one_copy_logits(model: SpeechLLM, batch: Batch, schedules: list[Tensor]) -> 
         embeds.append(torch.cat([model.lm.embed(prompt), source[b, :s], model.lm.embed(target[:-1])]))
     n = max(len(r) for r in rows)
     rows = [r.cat(Entries.group(group_positions.PAD, n - len(r))) for r in rows]
-    hidden = model.lm.hidden(torch.stack([F.pad(e, (0, 0, 0, n - len(e))) for e in embeds]), rows, rows,
-                             [len(p) for p in batch.prompts])
-    picks = [hidden[b, len(p) + s: len(p) + s + len(t) - 1]
-             for b, (p, t, s) in enumerate(zip(batch.prompts, batch.targets, n_vec))]
+    hidden = model.lm.hidden(
+        torch.stack([F.pad(e, (0, 0, 0, n - len(e))) for e in embeds]), rows, rows, [len(p) for p in batch.prompts]
+    )
+    picks = [
+        hidden[b, len(p) + s : len(p) + s + len(t) - 1]
+        for b, (p, t, s) in enumerate(zip(batch.prompts, batch.targets, n_vec))
+    ]
     return model.lm.logits(torch.cat(picks)), vocab_logits
 
 
@@ -69,14 +80,21 @@ def naive_duplicated_loss(model: SpeechLLM, batch: Batch, cfg: LossConfig, gener
     """All three terms the way a duplicated batch does them: teacher and student each a full pass of their own."""
     n_vec = [int(n) for n in source_lengths(model, batch.n_mel_frames)]
     full = [torch.full((len(t) - 1,), s) for t, s in zip(batch.targets, n_vec)]
-    student = [student_schedule(model, s, int(m), len(t) - 1, cfg, generator)
-               for t, s, m in zip(batch.targets, n_vec, batch.n_mel_frames)]
-    (teacher_logits, vocab_logits), (student_logits, _) = (one_copy_logits(model, batch, full),
-                                                           one_copy_logits(model, batch, student))
+    student = [
+        student_schedule(model, s, int(m), len(t) - 1, cfg, generator)
+        for t, s, m in zip(batch.targets, n_vec, batch.n_mel_frames)
+    ]
+    (teacher_logits, vocab_logits), (student_logits, _) = (
+        one_copy_logits(model, batch, full),
+        one_copy_logits(model, batch, student),
+    )
     labels = torch.cat([t[1:] for t in batch.targets])
-    return (F.cross_entropy(teacher_logits, labels) + F.cross_entropy(student_logits, labels)
-            + cfg.spsd_lambda * topk_kl(teacher_logits, student_logits, cfg.top_k)
-            + cfg.ctc_weight * token_ctc_loss(model, vocab_logits, batch))  # computed and weighted as there
+    return (
+        F.cross_entropy(teacher_logits, labels)
+        + F.cross_entropy(student_logits, labels)
+        + cfg.spsd_lambda * topk_kl(teacher_logits, student_logits, cfg.top_k)
+        + cfg.ctc_weight * token_ctc_loss(model, vocab_logits, batch)
+    )  # computed and weighted as there
 
 
 TRAIN_VARIANTS = {  # name -> config; "naive_duplicated" computes all three terms in separate passes
@@ -93,6 +111,7 @@ def loss_fn(model: SpeechLLM, batch: Batch, name: str) -> Callable[[], Tensor]:
         if name == "naive_duplicated":
             return naive_duplicated_loss(model, batch, TRAIN_VARIANTS[name], gen)
         return compute_losses(model, batch, TRAIN_VARIANTS[name], gen).total
+
     return total
 
 
@@ -119,25 +138,33 @@ def training(model: SpeechLLM, rt: Runtime, plan: Plan, n_examples: int) -> dict
     out = {}
     for name, loss in losses.items():
         step_ms = float(np.median(times[name]))
-        out[name] = {"step_ms": step_ms, "tokens_per_s": n_tokens / (step_ms / 1000),
-                     "gflop": step_flops(loss, opt, rt) / 1e9}
+        out[name] = {
+            "step_ms": step_ms,
+            "tokens_per_s": n_tokens / (step_ms / 1000),
+            "gflop": step_flops(loss, opt, rt) / 1e9,
+        }
     model.eval()
     for name in TRAIN_VARIANTS:
         out[name]["time_vs_batch_only"] = out[name]["step_ms"] / out["batch_only"]["step_ms"]
         out[name]["flop_vs_batch_only"] = out[name]["gflop"] / out["batch_only"]["gflop"]
-    out["batch"] = {"examples": n_examples, "audio_s": float(batch.n_mel_frames.sum()) * audio.FRAME_MS / 1000,
-                    "target_tokens": n_tokens, "steps": plan.train_steps}
+    out["batch"] = {
+        "examples": n_examples,
+        "audio_s": float(batch.n_mel_frames.sum()) * audio.FRAME_MS / 1000,
+        "target_tokens": n_tokens,
+        "steps": plan.train_steps,
+    }
     return out
 
 
-def _round_robin_ms(losses: dict[str, Callable[[], Tensor]], opt: torch.optim.Optimizer, rt: Runtime,
-                    n_steps: int) -> dict[str, list[float]]:
+def _round_robin_ms(
+    losses: dict[str, Callable[[], Tensor]], opt: torch.optim.Optimizer, rt: Runtime, n_steps: int
+) -> dict[str, list[float]]:
     """Step times per variant, taking turns so that a noisy minute on a shared machine hits every variant alike;
     the first round is a warm-up."""
     times: dict[str, list[float]] = {name: [] for name in losses}
     for step in range(1 + n_steps):
         for name, loss in losses.items():
-            ms = rt.time_ms(lambda: train_step(loss, opt, rt))
+            ms = rt.time_ms(partial(train_step, loss, opt, rt))
             if step > 0:
                 times[name].append(ms)
     return times

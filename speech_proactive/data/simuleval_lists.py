@@ -49,8 +49,11 @@ def write_lists(manifest: Manifest, out: Path, limit: int | None = None) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.data.simuleval_lists", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.data.simuleval_lists",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--manifest", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--limit", type=int, help="first N utterances")

@@ -55,6 +55,7 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,7 +116,7 @@ class Voice:
 def _key_ints(*parts: str) -> list[int]:
     """Stable 32-bit integers from a string (Python's hash() is salted per process)."""
     digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).digest()
-    return [int.from_bytes(digest[i:i + 4], "little") for i in range(0, len(digest), 4)]
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, len(digest), 4)]
 
 
 def pick_voice(lang: str, key: str) -> Voice:
@@ -123,9 +124,12 @@ def pick_voice(lang: str, key: str) -> Voice:
     variant_int, speed_int, pitch_int = _key_ints("voice", lang, key)[:3]
     speed_lo, speed_hi = SPEED_WPM_RANGE
     pitch_lo, pitch_hi = PITCH_RANGE
-    return Voice(lang=lang, variant=VARIANTS[variant_int % len(VARIANTS)],
-                 speed_wpm=speed_lo + speed_int % (speed_hi - speed_lo + 1),
-                 pitch=pitch_lo + pitch_int % (pitch_hi - pitch_lo + 1))
+    return Voice(
+        lang=lang,
+        variant=VARIANTS[variant_int % len(VARIANTS)],
+        speed_wpm=speed_lo + speed_int % (speed_hi - speed_lo + 1),
+        pitch=pitch_lo + pitch_int % (pitch_hi - pitch_lo + 1),
+    )
 
 
 @dataclass(frozen=True)
@@ -203,8 +207,9 @@ class _EspeakEvent(ctypes.Structure):
     ]
 
 
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                                  ctypes.POINTER(_EspeakEvent))
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent)
+)
 
 
 @dataclass(frozen=True)
@@ -228,8 +233,19 @@ class Speech:
 
 
 def _load_library() -> ctypes.CDLL:
-    names = list(dict.fromkeys(n for n in (ctypes.util.find_library("espeak-ng"), "libespeak-ng.so.1",
-                                           "libespeak-ng.so", "libespeak-ng.1.dylib", "libespeak-ng.dylib") if n))
+    names = list(
+        dict.fromkeys(
+            n
+            for n in (
+                ctypes.util.find_library("espeak-ng"),
+                "libespeak-ng.so.1",
+                "libespeak-ng.so",
+                "libespeak-ng.1.dylib",
+                "libespeak-ng.dylib",
+            )
+            if n
+        )
+    )
     for name in names:
         try:
             return ctypes.CDLL(name)
@@ -247,12 +263,21 @@ class _Engine:
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                     ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.POINTER(ctypes.c_uint),
+            ctypes.c_void_p,
+        ]
         lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
         lib.espeak_Info.restype = ctypes.c_char_p
-        self.sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None,
-                                                 _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
+        self.sample_rate = lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
+        )
         if self.sample_rate <= 0:
             raise SynthError(f"espeak_Initialize failed (returned {self.sample_rate}): espeak-ng-data missing?")
         data_dir = ctypes.c_char_p()
@@ -295,8 +320,10 @@ class _Engine:
         self._check(self.lib.espeak_SetParameter(_PARAM_RATE, voice.speed_wpm, 0), "setting speed")
         self._check(self.lib.espeak_SetParameter(_PARAM_PITCH, voice.pitch, 0), "setting pitch")
         data = text.encode("utf-8")
-        self._check(self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE,
-                                          None, None), "synthesis")
+        self._check(
+            self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None),
+            "synthesis",
+        )
         samples = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
         return Speech(samples, self.sample_rate, tuple(self._phonemes))
 
@@ -374,6 +401,10 @@ module.zygote_main(sys.argv[2])
 """
 
 
+def _speak_plain(engine: _Engine, voice: Voice, words: Sequence[str]) -> tuple:
+    return speak_words(engine, voice, words).to_plain()
+
+
 def zygote_main(lang: str) -> None:
     """The helper's loop: (voice fields, words) pickled on stdin -> ("ok", plain SpokenWords) or ("error", why)
     pickled on the original stdout. fd 1 is pointed at stderr so that no stray print lands in the replies."""
@@ -398,7 +429,7 @@ def zygote_main(lang: str) -> None:
             return
         try:
             voice = Voice(**voice_fields)
-            reply("ok", in_fresh_child(lambda e: speak_words(e, voice, words).to_plain()))
+            reply("ok", in_fresh_child(partial(_speak_plain, voice=voice, words=words)))
         except (SynthError, ValueError) as e:
             reply("error", str(e))
 
@@ -408,8 +439,11 @@ class _Zygote:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.proc = subprocess.Popen([sys.executable, "-P", "-c", _ZYGOTE_BOOT, str(Path(__file__).resolve()), lang],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", "-c", _ZYGOTE_BOOT, str(Path(__file__).resolve()), lang],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         kind, value = self._receive()
         if kind != "ready":
             self.close()
@@ -419,8 +453,10 @@ class _Zygote:
         try:
             return pickle.load(self.proc.stdout)
         except EOFError:
-            raise SynthError(f"the espeak-ng helper process ({self.lang}) exited with status {self.proc.wait()}; "
-                             "its error, if any, is on stderr above") from None
+            raise SynthError(
+                f"the espeak-ng helper process ({self.lang}) exited with status {self.proc.wait()}; "
+                "its error, if any, is on stderr above"
+            ) from None
 
     @property
     def alive(self) -> bool:
@@ -432,8 +468,9 @@ class _Zygote:
             self.proc.stdin.flush()
             kind, value = self._receive()
         except BrokenPipeError:
-            raise SynthError(f"the espeak-ng helper process ({self.lang}) is gone "
-                             f"(status {self.proc.wait()})") from None
+            raise SynthError(
+                f"the espeak-ng helper process ({self.lang}) is gone (status {self.proc.wait()})"
+            ) from None
         except BaseException:  # interrupted between request and reply: the pipe is out of step, end it
             self.close()
             raise
@@ -619,8 +656,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _sidecar(job: SynthJob, n_samples: int, word_end_ms: tuple[float, ...]) -> dict:
-    return {"format": SIDECAR_FORMAT, "id": job.id, "words": list(job.words), "voice": dataclasses.asdict(job.voice),
-            "n_samples": n_samples, "word_end_ms": list(word_end_ms)}
+    return {
+        "format": SIDECAR_FORMAT,
+        "id": job.id,
+        "words": list(job.words),
+        "voice": dataclasses.asdict(job.voice),
+        "n_samples": n_samples,
+        "word_end_ms": list(word_end_ms),
+    }
 
 
 def synthesize(job: SynthJob) -> SynthResult:
@@ -653,8 +696,12 @@ def read_done(job: SynthJob) -> SynthResult | None:
         d = json.loads(job.sidecar_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same_job = (d.get("format") == SIDECAR_FORMAT and d.get("id") == job.id and d.get("words") == list(job.words)
-                and d.get("voice") == dataclasses.asdict(job.voice))
+    same_job = (
+        d.get("format") == SIDECAR_FORMAT
+        and d.get("id") == job.id
+        and d.get("words") == list(job.words)
+        and d.get("voice") == dataclasses.asdict(job.voice)
+    )
     if not same_job:
         return None
     return SynthResult(job.id, job.out_path, int(d["n_samples"]), tuple(float(x) for x in d["word_end_ms"]))
@@ -691,8 +738,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def synthesize_all(jobs: Sequence[SynthJob], n_workers: int | None = None,
-                   desc: str = "synthesizing") -> list[SynthResult]:
+def synthesize_all(
+    jobs: Sequence[SynthJob], n_workers: int | None = None, desc: str = "synthesizing"
+) -> list[SynthResult]:
     """Every job's result, in job order. Jobs whose files exist and match are read back, the rest are spoken in
     `n_workers` processes (default: all cores). Killed midway, a second call continues where the first stopped."""
     from tqdm import tqdm
@@ -739,8 +787,9 @@ def ideal_read_ms(word_end_ms: Sequence[float], tgt_align: Sequence[Sequence[int
     for t, src in enumerate(tgt_align):
         bad = [i for i in src if not 0 <= i < len(word_end_ms)]
         if bad:
-            raise ValueError(f"target word {t} is aligned to source word(s) {bad}, "
-                             f"but there are {len(word_end_ms)} source words")
+            raise ValueError(
+                f"target word {t} is aligned to source word(s) {bad}, but there are {len(word_end_ms)} source words"
+            )
         ready_ms = max([ready_ms, *(float(word_end_ms[i]) for i in src)])
         out.append(ready_ms)
     return tuple(out)

@@ -17,12 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid, parse_policy
+from speech_proactive.evaluation.results import read_decoded, report, score_row
+from speech_proactive.evaluation.sweep import run_sweep
 from speech_proactive.model.bundle import BundleError
 from speech_proactive.model.trained_tasks import UnknownTask
+from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid, parse_policy
 from speech_proactive.streaming.probe_head import ProbeMissing
-from speech_proactive.evaluation.sweep import run_sweep
-from speech_proactive.evaluation.results import read_decoded, report, score_row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,18 +39,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", type=Path, help="bundle folder")
     p.add_argument("--manifest", type=Path, nargs="+", default=[], help="test manifests")
     p.add_argument("--policies", nargs="+", default=["offline"], help=f"policy specs or grids: {SYNTAX}")
     p.add_argument("--dev", type=Path, nargs="*", help="dev manifests for q-thresholds (default: the bundle's)")
-    p.add_argument("--baselines-from", type=Path, nargs="*", default=[],
-                   help="training manifests: also score copy-source and nearest-neighbour lookup")
+    p.add_argument(
+        "--baselines-from",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="training manifests: also score copy-source and nearest-neighbour lookup",
+    )
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
     p.add_argument("--shard", default="0/1", help="I/N: decode only the I-th of N equal utterance ranges")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="decoding processes; several use one thread each, one uses torch's default (every core)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="decoding processes; several use one thread each, one uses torch's default (every core)",
+    )
     p.add_argument("--out", type=Path, help="folder for results.json, results.md, curve.png, decoded/")
     p.add_argument("--merge", type=Path, nargs="+", help="score the decoded/ folders of finished shards together")
     args = p.parse_args(argv)

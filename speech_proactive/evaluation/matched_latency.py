@@ -1,7 +1,9 @@
 """Quality at matched latency: each policy setting against a baseline's curve at the same AL.
 
-    python -m speech_proactive.evaluation.matched_latency runs/eval/results.json [--baseline wait-k] [--latency AL] [--quality bleu]
-    python -m speech_proactive.evaluation.matched_latency runs/qa-default/eval/results.json --latency rco --quality f1   # QA
+    python -m speech_proactive.evaluation.matched_latency runs/eval/results.json [--baseline wait-k] \
+        [--latency AL] [--quality bleu]
+    python -m speech_proactive.evaluation.matched_latency runs/qa-default/eval/results.json --latency rco \
+        --quality f1   # QA
 
 For every setting of the other families, the baseline's quality at that setting's latency is read off the
 baseline's curve by linear interpolation between its two neighbouring settings (never extrapolated: outside
@@ -15,7 +17,6 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
 
 SHARES = ("rco", "ideal_rco", "AP")  # latency columns that are fractions, not ms
 
@@ -56,8 +57,10 @@ def gains(rows: list[dict], baseline: str = "wait-k", latency: str = "AL", quali
 
 def table(found: list[Gain], baseline: str, latency: str, quality: str) -> str:
     share = latency in SHARES  # a fraction of the source, not ms
-    lines = [f"| test | policy | {latency}{'' if share else ' ms'} | {quality} | {baseline} at that {latency} | gain |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"| test | policy | {latency}{'' if share else ' ms'} | {quality} | {baseline} at that {latency} | gain |",
+        "|---|---|---|---|---|---|",
+    ]
     for g in found:
         base = "-" if g.baseline_quality is None else f"{g.baseline_quality:.1f}"
         gain = "outside its range" if g.gain is None else f"{g.gain:+.1f}"
@@ -67,8 +70,11 @@ def table(found: list[Gain], baseline: str, latency: str, quality: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.evaluation.matched_latency", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.evaluation.matched_latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("results", type=Path, help="results.json of an evaluate run")
     p.add_argument("--baseline", default="wait-k", help="policy family whose curve is the reference")
     p.add_argument("--latency", default="AL", help="latency column: AL, LAAL, AL_CA, ...")

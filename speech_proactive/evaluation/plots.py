@@ -59,8 +59,10 @@ def plot_curve(rows: list[dict], out_png: Path) -> Path:
 
 
 ST_AXES = (("AL", "AL (ms, non-computation-aware)"), ("LAAL", "LAAL (ms, non-computation-aware)"))
-QA_AXES = (("after_ideal_ms", "answer time after the ideal moment (ms, mean)"),
-           ("rco", "share of the audio heard when answering (mean)"))
+QA_AXES = (
+    ("after_ideal_ms", "answer time after the ideal moment (ms, mean)"),
+    ("rco", "share of the audio heard when answering (mean)"),
+)
 
 
 def _draw_panel(ax, rows: list[dict], x: str, y: str) -> None:
@@ -68,8 +70,9 @@ def _draw_panel(ax, rows: list[dict], x: str, y: str) -> None:
     for family in dict.fromkeys(r["family"] for r in rows):
         pts = sorted((r[x], r[y]) for r in rows if r["family"] == family and x in r and r[x] == r[x])
         if family in flat:
-            ax.axhline(max(r[y] for r in rows if r["family"] == family), color="grey", linestyle=flat[family],
-                       label=family)
+            ax.axhline(
+                max(r[y] for r in rows if r["family"] == family), color="grey", linestyle=flat[family], label=family
+            )
         elif pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=family)
     ax.grid(alpha=0.3)

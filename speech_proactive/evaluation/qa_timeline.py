@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from speech_proactive import audio
 from speech_proactive.data.manifest import Utterance, read_manifest
-from speech_proactive.streaming.decode import task_of
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.decode import task_of
 from speech_proactive.streaming.policies import token_entropy
 from speech_proactive.training.probe_data import partial_views
 
@@ -57,8 +57,9 @@ def timeline(model: SpeechLLM, mel: torch.Tensor, u: Utterance) -> Timeline:
 
 def aligned(timelines: list[Timeline], offset: int) -> tuple[list[float], list[bool]]:
     """Entropy and correctness `offset` chunks after each passage's ideal chunk (passages too short left out)."""
-    pairs = [(t.entropy[c - 1], t.correct[c - 1]) for t in timelines
-             if 1 <= (c := t.ideal_chunk + offset) <= len(t.entropy)]
+    pairs = [
+        (t.entropy[c - 1], t.correct[c - 1]) for t in timelines if 1 <= (c := t.ideal_chunk + offset) <= len(t.entropy)
+    ]
     return [e for e, _ in pairs], [k for _, k in pairs]
 
 
@@ -68,32 +69,41 @@ def table(timelines: list[Timeline], chunk_ms: float) -> str:
         group = [t for t in timelines if t.position == pos]
         if not group:
             continue
-        lines += [f"asked fact {pos}: {len(group)} passages; at the end of the audio: mean entropy "
-                  f"{np.mean([t.entropy[-1] for t in group]):.2f} nats, first token right "
-                  f"{100 * np.mean([t.correct[-1] for t in group]):.0f}%",
-                  f"  {'after the evidence':>20} {'n':>4} {'mean H':>7} {'median H':>9} {'right':>6}"]
+        lines += [
+            f"asked fact {pos}: {len(group)} passages; at the end of the audio: mean entropy "
+            f"{np.mean([t.entropy[-1] for t in group]):.2f} nats, first token right "
+            f"{100 * np.mean([t.correct[-1] for t in group]):.0f}%",
+            f"  {'after the evidence':>20} {'n':>4} {'mean H':>7} {'median H':>9} {'right':>6}",
+        ]
         for off in OFFSETS:
             ent, ok = aligned(group, off)
             if ent:
-                lines.append(f"  {off:+3d} chunks ({off * chunk_ms / 1000:+5.2f} s) {len(ent):4d} {np.mean(ent):7.2f} "
-                             f"{np.median(ent):9.2f} {100 * np.mean(ok):5.0f}%")
+                lines.append(
+                    f"  {off:+3d} chunks ({off * chunk_ms / 1000:+5.2f} s) {len(ent):4d} {np.mean(ent):7.2f} "
+                    f"{np.median(ent):9.2f} {100 * np.mean(ok):5.0f}%"
+                )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     from speech_proactive.model.bundle import load_model
 
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.evaluation.qa_timeline", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.evaluation.qa_timeline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="bundle folder")
     p.add_argument("--manifest", required=True, help="a QA manifest (tgt_ideal_ms and meta.position per row)")
     p.add_argument("--limit", type=int, default=None, help="first N passages")
     args = p.parse_args(argv)
     model = load_model(args.model).eval()
     m = read_manifest(args.manifest)
-    rows = m.rows[:args.limit] if args.limit else m.rows
-    timelines = [timeline(model, log_mel(audio.load_audio(m.audio_path(u)), model.cfg.frontend), u)
-                 for u in tqdm(rows, desc="timelines", dynamic_ncols=True)]
+    rows = m.rows[: args.limit] if args.limit else m.rows
+    timelines = [
+        timeline(model, log_mel(audio.load_audio(m.audio_path(u)), model.cfg.frontend), u)
+        for u in tqdm(rows, desc="timelines", dynamic_ncols=True)
+    ]
     print(table(timelines, model.cfg.encoder.chunk_ms))
     return 0
 

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from speech_proactive.evaluation.metrics import instances_log, quality
 from speech_proactive.data.manifest import Manifest, read_manifest
+from speech_proactive.evaluation.metrics import instances_log, quality
 from speech_proactive.streaming.decode import Decoded, decode_manifest
 from speech_proactive.streaming.policies import Policy
 
@@ -24,7 +24,7 @@ class Job:
 
 def run_job(model, job: Job) -> list[Decoded]:
     m = read_manifest(job.manifest)
-    return decode_manifest(model, m, job.policy, m.rows[job.start:job.stop], desc=f"{job.manifest.name} {job.label}")
+    return decode_manifest(model, m, job.policy, m.rows[job.start : job.stop], desc=f"{job.manifest.name} {job.label}")
 
 
 def score_row(test: str, label: str, decoded: list[Decoded]) -> dict:
@@ -32,8 +32,10 @@ def score_row(test: str, label: str, decoded: list[Decoded]) -> dict:
     and the task come from the decoded rows (so from the manifest), never from the test set's file name."""
     if not decoded:
         raise ValueError(f"{test} {label}: nothing decoded")
-    logged = [instances_log.LoggedInstance(i, d.hyp, d.ref, d.word_delays_ms, d.word_elapsed_ms, d.source_ms)
-              for i, d in enumerate(decoded)]
+    logged = [
+        instances_log.LoggedInstance(i, d.hyp, d.ref, d.word_delays_ms, d.word_elapsed_ms, d.source_ms)
+        for i, d in enumerate(decoded)
+    ]
     langs = sorted({d.tgt_lang for d in decoded})
     _one(test, "BLEU tokenizer", {quality.bleu_tokenizer(x) if x else "" for x in langs})  # mixed en/de: one is fine
     s = instances_log.score_instances(logged, [d.ref for d in decoded], langs[0])
@@ -51,8 +53,10 @@ def qa_scores(test: str, decoded: list[Decoded]) -> dict:
 
     missing = [d.id for d in decoded if d.ideal_ms is None]
     if missing:
-        raise ValueError(f"{test}: QA latency needs each answer's ideal moment (tgt_ideal_ms in the manifest); "
-                         f"missing for {missing[:5]}")
+        raise ValueError(
+            f"{test}: QA latency needs each answer's ideal moment (tgt_ideal_ms in the manifest); "
+            f"missing for {missing[:5]}"
+        )
     timings = [qa.answer_timing(d.word_delays_ms, d.ideal_ms, d.source_ms) for d in decoded]
     s = qa.score_answers([d.hyp for d in decoded], [d.ref for d in decoded], timings)
     return {"task": "qa", **s.flat()}
@@ -61,8 +65,9 @@ def qa_scores(test: str, decoded: list[Decoded]) -> dict:
 def _one(test: str, what: str, values: set[str]) -> str:
     """The one value a test set's rows share: one BLEU tokenizer and one table need one language and task."""
     if "" in values:
-        raise ValueError(f"{test}: decoded rows without their language or task (written by an older version): "
-                         f"decode again")
+        raise ValueError(
+            f"{test}: decoded rows without their language or task (written by an older version): decode again"
+        )
     if len(values) != 1:
         raise ValueError(f"{test}: rows of several {what}s {sorted(values)} in one test set: split the manifest")
     return next(iter(values))
@@ -76,23 +81,54 @@ def baseline_rows(train: list[Manifest], test: Manifest) -> list[dict]:
     pair = (test.rows[0].src_lang, test.rows[0].tgt_lang)
     pool = [u for m in train for u in m.rows if (u.src_lang, u.tgt_lang) == pair]
     rows = []
-    for name, hyps in (("copy-source", copy_source(test.rows)), ("nearest-neighbour", nearest_neighbour(pool, test.rows))):
-        rows.append({"test": test.path.name, "policy": name, "family": name, "n": len(hyps),
-                     "bleu": quality.corpus_bleu(hyps, refs, pair[1]), "chrf": quality.corpus_chrf(hyps, refs)})
+    for name, hyps in (
+        ("copy-source", copy_source(test.rows)),
+        ("nearest-neighbour", nearest_neighbour(pool, test.rows)),
+    ):
+        rows.append(
+            {
+                "test": test.path.name,
+                "policy": name,
+                "family": name,
+                "n": len(hyps),
+                "bleu": quality.corpus_bleu(hyps, refs, pair[1]),
+                "chrf": quality.corpus_chrf(hyps, refs),
+            }
+        )
     return rows
 
 
-COLUMNS = [("policy", "policy", "{}"), ("n", "n", "{}"), ("BLEU", "bleu", "{:.1f}"), ("chrF", "chrf", "{:.1f}"),
-           ("WER", "wer", "{:.1f}"), ("AL ms", "AL", "{:.0f}"), ("LAAL ms", "LAAL", "{:.0f}"), ("AP", "AP", "{:.2f}"),
-           ("DAL ms", "DAL", "{:.0f}"), ("ATD ms", "ATD", "{:.0f}"), ("AL_CA ms", "AL_CA", "{:.0f}"),
-           ("LAAL_CA ms", "LAAL_CA", "{:.0f}"), ("RTF", "rtf", "{:.3f}")]
+COLUMNS = [
+    ("policy", "policy", "{}"),
+    ("n", "n", "{}"),
+    ("BLEU", "bleu", "{:.1f}"),
+    ("chrF", "chrf", "{:.1f}"),
+    ("WER", "wer", "{:.1f}"),
+    ("AL ms", "AL", "{:.0f}"),
+    ("LAAL ms", "LAAL", "{:.0f}"),
+    ("AP", "AP", "{:.2f}"),
+    ("DAL ms", "DAL", "{:.0f}"),
+    ("ATD ms", "ATD", "{:.0f}"),
+    ("AL_CA ms", "AL_CA", "{:.0f}"),
+    ("LAAL_CA ms", "LAAL_CA", "{:.0f}"),
+    ("RTF", "rtf", "{:.3f}"),
+]
 
 
-QA_COLUMNS = [("policy", "policy", "{}"), ("n", "n", "{}"), ("EM", "em", "{:.1f}"), ("F1", "f1", "{:.1f}"),
-              ("after ideal ms", "after_ideal_ms", "{:.0f}"), ("median", "after_ideal_median_ms", "{:.0f}"),
-              ("RCO %", "rco", "{:.0%}"), ("early <=1 s", "early_within_1s", "{:.0%}"),
-              ("guessed", "before_ideal", "{:.0%}"), ("AL ms", "AL", "{:.0f}"), ("AL_CA ms", "AL_CA", "{:.0f}"),
-              ("RTF", "rtf", "{:.3f}")]
+QA_COLUMNS = [
+    ("policy", "policy", "{}"),
+    ("n", "n", "{}"),
+    ("EM", "em", "{:.1f}"),
+    ("F1", "f1", "{:.1f}"),
+    ("after ideal ms", "after_ideal_ms", "{:.0f}"),
+    ("median", "after_ideal_median_ms", "{:.0f}"),
+    ("RCO %", "rco", "{:.0%}"),
+    ("early <=1 s", "early_within_1s", "{:.0%}"),
+    ("guessed", "before_ideal", "{:.0%}"),
+    ("AL ms", "AL", "{:.0f}"),
+    ("AL_CA ms", "AL_CA", "{:.0f}"),
+    ("RTF", "rtf", "{:.3f}"),
+]
 
 
 def results_table(rows: list[dict]) -> str:
@@ -103,8 +139,11 @@ def results_table(rows: list[dict]) -> str:
         note = ""
         if "ideal_rco" in mine[0]:
             note = f" (evidence complete at {mine[0]['ideal_rco']:.0%} of the audio on average)"
-        lines += [f"\n**{test}**{note}\n", "| " + " | ".join(c for c, _, _ in columns) + " |",
-                  "|" + "---|" * len(columns)]
+        lines += [
+            f"\n**{test}**{note}\n",
+            "| " + " | ".join(c for c, _, _ in columns) + " |",
+            "|" + "---|" * len(columns),
+        ]
         for r in mine:
             cells = [fmt.format(r[k]) if k in r and r[k] == r[k] else "-" for _, k, fmt in columns]  # nan -> "-"
             lines.append("| " + " | ".join(cells) + " |")

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.evaluation.results import Job, baseline_rows, report, run_job, score_row, write_decoded
 from speech_proactive.model.bundle import load_model
 from speech_proactive.model.trained_tasks import check_task, key_of
 from speech_proactive.streaming.calibrate import resolve
 from speech_proactive.streaming.decode import task_of
 from speech_proactive.streaming.from_bundle import bundle_tasks
-from speech_proactive.data.manifest import read_manifest
-from speech_proactive.evaluation.results import Job, baseline_rows, report, run_job, score_row, write_decoded
 
 _worker_model = None
 

@@ -35,8 +35,8 @@ from speech_proactive import audio
 from speech_proactive.config import TaskSpec
 from speech_proactive.streaming.from_bundle import open_bundle
 from speech_proactive.streaming.policy_spec import SYNTAX, parse_policy
-from speech_proactive.streaming.session import Session
 from speech_proactive.streaming.resample import StreamResampler
+from speech_proactive.streaming.session import Session
 
 
 @dataclass
@@ -76,19 +76,33 @@ class SpeechProactiveAgent(SpeechToTextAgent):
     @staticmethod
     def add_args(parser: ArgumentParser) -> None:
         parser.add_argument("--model", type=Path, required=True, help="bundle folder")
-        parser.add_argument("--policy", type=_policy_spec, default="offline",
-                            help=f"{SYNTAX} (default: offline); a threshold qQ is calibrated on the bundle's "
-                                 "dev set once and kept in the bundle")
-        parser.add_argument("--task", choices=["st", "asr", "qa"], default="st",
-                            help="qa: SimulEval's --tgt-lang FILE gives each instance's question, one per line")
-        parser.add_argument("--src-lang", help="source language code (default: the bundle's, when the target "
-                                               "leaves one choice)")
-        parser.add_argument("--target-lang",
-                            help="target language code (default: the bundle's, when the source leaves one choice); "
-                                 "SimulEval's --tgt-lang FILE overrides it per instance")
-        parser.add_argument("--exact-resampling", action="store_true",
-                            help="non-16 kHz input: resample bit-exactly as the whole file would be, at the cost "
-                                 "of reading each chunk one segment late (see StreamResampler)")
+        parser.add_argument(
+            "--policy",
+            type=_policy_spec,
+            default="offline",
+            help=f"{SYNTAX} (default: offline); a threshold qQ is calibrated on the bundle's "
+            "dev set once and kept in the bundle",
+        )
+        parser.add_argument(
+            "--task",
+            choices=["st", "asr", "qa"],
+            default="st",
+            help="qa: SimulEval's --tgt-lang FILE gives each instance's question, one per line",
+        )
+        parser.add_argument(
+            "--src-lang", help="source language code (default: the bundle's, when the target leaves one choice)"
+        )
+        parser.add_argument(
+            "--target-lang",
+            help="target language code (default: the bundle's, when the source leaves one choice); "
+            "SimulEval's --tgt-lang FILE overrides it per instance",
+        )
+        parser.add_argument(
+            "--exact-resampling",
+            action="store_true",
+            help="non-16 kHz input: resample bit-exactly as the whole file would be, at the cost "
+            "of reading each chunk one segment late (see StreamResampler)",
+        )
 
     def reset(self) -> None:
         super().reset()
@@ -121,15 +135,16 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         per_instance = self.states.tgt_lang if isinstance(self.states.tgt_lang, str) else None
         if self.args.task == "qa":
             if not (per_instance or "").strip():
-                raise ValueError("--task qa: give each instance's question in SimulEval's --tgt-lang FILE "
-                                 "(one line per source file)")
+                raise ValueError(
+                    "--task qa: give each instance's question in SimulEval's --tgt-lang FILE (one line per source file)"
+                )
             return self.bundle.task("qa", self.args.src_lang, None, per_instance.strip())
         return self.bundle.task(self.args.task, self.args.src_lang, per_instance or self.args.target_lang)
 
     def _new_samples(self, finished: bool) -> np.ndarray:
         """16 kHz mono float32 samples that arrived since the previous call."""
         s = self.stream
-        new = np.asarray(self.states.source[s.n_source_used:], dtype=np.float32)
+        new = np.asarray(self.states.source[s.n_source_used :], dtype=np.float32)
         s.n_source_used = len(self.states.source)
         if new.ndim == 2:  # a multi-channel file arrives as [n, channels] (soundfile's layout): downmix
             new = new.mean(axis=1, dtype=np.float32)
@@ -140,6 +155,6 @@ class SpeechProactiveAgent(SpeechToTextAgent):
         session = self.stream.session
         words = session.state.text.split()  # whole text so far: a word split across emissions stays whole
         n_ready = session.n_complete_words  # all of them once the input has finished
-        new = words[self.stream.n_words_written:n_ready]
+        new = words[self.stream.n_words_written : n_ready]
         self.stream.n_words_written = max(self.stream.n_words_written, n_ready)
         return new

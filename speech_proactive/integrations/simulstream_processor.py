@@ -39,15 +39,23 @@ from simulstream.server.speech_processors.incremental_output import IncrementalO
 from speech_proactive import audio
 from speech_proactive.model.trained_tasks import UnknownTask
 from speech_proactive.streaming.events import Event, SegmentEnded, TextUpdate
+from speech_proactive.streaming.from_bundle import OpenBundle, open_bundle
 from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
 from speech_proactive.streaming.vad import VadConfig
-from speech_proactive.streaming.from_bundle import OpenBundle, open_bundle
 
 assert SAMPLE_RATE == audio.SAMPLE_RATE, "simulstream and the model must agree on the rate"
 
-DEFAULTS = {"policy": "entropy:q0.9", "task": "st", "src_lang": None, "tgt_lang": None,
-            "speech_chunk_size": None, "pause_ms": SegmenterConfig.pause_ms,
-            "max_segment_s": SegmenterConfig.max_segment_ms / 1000, "vad_dbfs": VadConfig.threshold_dbfs, "threads": 0}
+DEFAULTS = {
+    "policy": "entropy:q0.9",
+    "task": "st",
+    "src_lang": None,
+    "tgt_lang": None,
+    "speech_chunk_size": None,
+    "pause_ms": SegmenterConfig.pause_ms,
+    "max_segment_s": SegmenterConfig.max_segment_ms / 1000,
+    "vad_dbfs": VadConfig.threshold_dbfs,
+    "threads": 0,
+}
 
 
 def settings(config: SimpleNamespace) -> SimpleNamespace:
@@ -86,9 +94,11 @@ class ProactiveProcessor(SpeechProcessor):
         s = settings(config)
         self.bundle = self._loaded[(str(s.model), str(s.policy))]
         self.model = self.bundle.model
-        self.segmenter_config = SegmenterConfig(pause_ms=float(s.pause_ms),
-                                                max_segment_ms=float(s.max_segment_s) * 1000,
-                                                vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)))
+        self.segmenter_config = SegmenterConfig(
+            pause_ms=float(s.pause_ms),
+            max_segment_ms=float(s.max_segment_s) * 1000,
+            vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)),
+        )
         self.task = self.bundle.task(s.task, s.src_lang, s.tgt_lang)
         chunk_ms = self.model.cfg.encoder.chunk_ms
         self.chunk_n = audio.ms_to_samples(chunk_ms)
@@ -108,7 +118,7 @@ class ProactiveProcessor(SpeechProcessor):
         samples = np.asarray(waveform, dtype=np.float32)
         words = []
         for start in range(0, len(samples), self.chunk_n):  # the segmenter's gate works on encoder chunks
-            block = samples[start:start + self.chunk_n]
+            block = samples[start : start + self.chunk_n]
             words += event_words(self.segmenter.feed(block, self.n_samples).events)
             self.n_samples += len(block)
         return words_output(words)

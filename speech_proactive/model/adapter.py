@@ -10,8 +10,14 @@ from speech_proactive.config import AdapterConfig
 
 
 class Adapter(nn.Module):
-    def __init__(self, cfg: AdapterConfig, d_encoder: int, d_llm: int, embedding_rms: float = 1.0,
-                 embedding: nn.Embedding | None = None):
+    def __init__(
+        self,
+        cfg: AdapterConfig,
+        d_encoder: int,
+        d_llm: int,
+        embedding_rms: float = 1.0,
+        embedding: nn.Embedding | None = None,
+    ):
         super().__init__()
         self.stack = cfg.stack
         self.proj_in = nn.Linear(cfg.stack * d_encoder, cfg.hidden)

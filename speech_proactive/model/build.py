@@ -17,24 +17,32 @@ from pathlib import Path
 
 import torch
 
-from speech_proactive.model.bundle import load_llm, load_strict, load_whisper_encoder, save_bundle
 from speech_proactive.config import ModelConfig
+from speech_proactive.model.bundle import load_llm, load_strict, load_whisper_encoder, save_bundle
 from speech_proactive.model.speech_llm import LLMSize, SpeechLLM, random_llm
 from speech_proactive.model.tokenizer import load_tokenizer, train_bpe
 
 DEFAULT_TEXT = Path(__file__).resolve().parents[2] / "audio_samples"
 
 
-def build_model(cfg: ModelConfig = ModelConfig(), *, whisper_file: str | Path | None = None,
-                llm_dir: str | Path | None = None, texts: Iterable[str] = (), vocab_size: int = 2000,
-                llm_size: LLMSize = LLMSize(), seed: int = 0) -> SpeechLLM:
+def build_model(
+    cfg: ModelConfig = ModelConfig(),
+    *,
+    whisper_file: str | Path | None = None,
+    llm_dir: str | Path | None = None,
+    texts: Iterable[str] = (),
+    vocab_size: int = 2000,
+    llm_size: LLMSize = LLMSize(),
+    seed: int = 0,
+) -> SpeechLLM:
     """Pretrained parts where given, random weights elsewhere (seeded)."""
     whisper_state = None
     if whisper_file is not None:
         enc_cfg, whisper_state = load_whisper_encoder(whisper_file, cfg.encoder.chunk_ms)
         enc_cfg = dataclasses.replace(enc_cfg, left_context_chunks=cfg.encoder.left_context_chunks)
-        cfg = dataclasses.replace(cfg, encoder=enc_cfg,
-                                  frontend=dataclasses.replace(cfg.frontend, n_mels=enc_cfg.n_mels))
+        cfg = dataclasses.replace(
+            cfg, encoder=enc_cfg, frontend=dataclasses.replace(cfg.frontend, n_mels=enc_cfg.n_mels)
+        )
     if llm_dir is not None:
         llm, tok = load_llm(llm_dir), load_tokenizer(llm_dir)
     else:
@@ -55,8 +63,11 @@ def read_lines(files: Iterable[Path]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.model.build", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.model.build",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("out", type=Path, help="bundle folder to write")
     p.add_argument("--whisper", type=Path, help="openai-whisper checkpoint file for the encoder")
     p.add_argument("--llm", type=Path, help="Hugging Face causal LM folder (with its tokenizer)")
@@ -67,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     texts = read_lines(args.text or sorted(DEFAULT_TEXT.glob("*.txt")))
     if args.llm is None and not texts:
         p.error("no text to train a tokenizer on: pass --text FILE or --llm DIR")
-    model = build_model(whisper_file=args.whisper, llm_dir=args.llm, texts=texts,
-                        vocab_size=args.vocab_size, seed=args.seed)
+    model = build_model(
+        whisper_file=args.whisper, llm_dir=args.llm, texts=texts, vocab_size=args.vocab_size, seed=args.seed
+    )
     pretrained = {"whisper": str(args.whisper) if args.whisper else None, "llm": str(args.llm) if args.llm else None}
     save_bundle(model, args.out, meta={"trained": False, "pretrained_parts": pretrained, "seed": args.seed})
     n_params = sum(p.numel() for p in model.parameters())

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from speech_proactive.model import lora
 from speech_proactive.config import EncoderConfig, ModelConfig
+from speech_proactive.model import lora
 from speech_proactive.model.speech_llm import SpeechLLM
 
 BUNDLE_FORMAT = "speech_proactive.bundle"
@@ -37,8 +37,9 @@ class BundleError(ValueError):
 TRAIN_STATE = "train_state.pt"
 
 
-def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None = None,
-                train_state: dict[str, Any] | None = None) -> Path:
+def save_bundle(
+    model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None = None, train_state: dict[str, Any] | None = None
+) -> Path:
     """Write the bundle to a temporary sibling folder, then rename it into place (never half-written).
 
     `train_state` (optimizer, step, random states) makes the bundle a resumable training checkpoint.
@@ -59,8 +60,7 @@ def save_bundle(model: SpeechLLM, path: str | Path, meta: dict[str, Any] | None 
     return path
 
 
-def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, train_state: dict[str, Any] | None
-                  ) -> None:
+def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, train_state: dict[str, Any] | None) -> None:
     audio_state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
     audio_state |= {f"adapter.{k}": v for k, v in model.adapter.state_dict().items()}
     audio_state |= {f"ctc.{k}": v for k, v in model.ctc_head.state_dict().items()}
@@ -77,10 +77,13 @@ def _write_bundle(model: SpeechLLM, tmp: Path, meta: dict[str, Any] | None, trai
     manifest = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "model_config": model.cfg.to_dict(),
-        "files": {str(f.relative_to(tmp)): _describe(f) for f in sorted(tmp.rglob("*"))
-                  if f.is_file() and f.name != TRAIN_STATE},  # the model, not how it was being trained
+        "files": {
+            str(f.relative_to(tmp)): _describe(f)
+            for f in sorted(tmp.rglob("*"))
+            if f.is_file() and f.name != TRAIN_STATE
+        },  # the model, not how it was being trained
         "meta": meta or {},
     }
     if model.lora is not None:
@@ -150,8 +153,9 @@ def verify_files(path: Path, manifest: dict[str, Any], checksums: bool = True) -
             raise BundleError(f"{f}: sha256 differs from bundle.json (file replaced or corrupt)")
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: bool = True,
-               merge_lora: bool = True) -> SpeechLLM:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", checksums: bool = True, merge_lora: bool = True
+) -> SpeechLLM:
     """Rebuild a SpeechLLM from a bundle folder written by `save_bundle`. A LoRA bundle's update is merged
     into the LLM's weights unless `merge_lora=False` (to resume training it)."""
     from speech_proactive.model.tokenizer import load_tokenizer
@@ -176,7 +180,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", checksums: 
     return model.to(device).eval()
 
 
-def _load_lora(llm: nn.Module, path: Path, manifest: dict[str, Any], merge: bool) -> "lora.LoRAConfig | None":
+def _load_lora(llm: nn.Module, path: Path, manifest: dict[str, Any], merge: bool) -> lora.LoRAConfig | None:
     """Add a LoRA bundle's update to `llm`; the config it stays under (None once merged or without LoRA)."""
     if "lora" not in manifest:
         return None
@@ -204,7 +208,7 @@ def load_audio_weights(model: SpeechLLM, file: Path) -> None:
     except (SafetensorError, OSError) as e:
         raise BundleError(f"{file}: unreadable weights ({e})") from e
     for prefix, module in (("encoder.", model.encoder), ("adapter.", model.adapter), ("ctc.", model.ctc_head)):
-        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if prefix == "encoder.":  # written before the input norm existed: identity
             part.setdefault("mel_mean", torch.zeros_like(module.mel_mean))
             part.setdefault("mel_std", torch.ones_like(module.mel_std))
@@ -218,7 +222,8 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], source: str) 
     problems += [f"unexpected {k}" for k in state if k not in own]
     problems += [
         f"{k}: shape {tuple(state[k].shape)} in file, model expects {tuple(v.shape)}"
-        for k, v in own.items() if k in state and state[k].shape != v.shape
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
     ]
     if problems:
         shown = "; ".join(problems[:8]) + (f"; ... {len(problems) - 8} more" if len(problems) > 8 else "")
@@ -253,9 +258,15 @@ def load_whisper_encoder(file: str | Path, chunk_ms: int = 320) -> tuple[Encoder
     if not isinstance(ckpt, dict) or "dims" not in ckpt or "model_state_dict" not in ckpt:
         raise BundleError(f"{file}: not a whisper checkpoint (expected keys 'dims' and 'model_state_dict')")
     d = ckpt["dims"]
-    cfg = EncoderConfig(n_mels=d["n_mels"], n_audio_ctx=d["n_audio_ctx"], n_audio_state=d["n_audio_state"],
-                        n_audio_head=d["n_audio_head"], n_audio_layer=d["n_audio_layer"], chunk_ms=chunk_ms)
-    state = {k[len("encoder."):]: v for k, v in ckpt["model_state_dict"].items() if k.startswith("encoder.")}
+    cfg = EncoderConfig(
+        n_mels=d["n_mels"],
+        n_audio_ctx=d["n_audio_ctx"],
+        n_audio_state=d["n_audio_state"],
+        n_audio_head=d["n_audio_head"],
+        n_audio_layer=d["n_audio_layer"],
+        chunk_ms=chunk_ms,
+    )
+    state = {k[len("encoder.") :]: v for k, v in ckpt["model_state_dict"].items() if k.startswith("encoder.")}
     # Whisper normalises its log-mel itself ((x + 4) / 4 in the frontend): our extra input norm is identity
     state.setdefault("mel_mean", torch.zeros(cfg.n_mels))
     state.setdefault("mel_std", torch.ones(cfg.n_mels))

@@ -43,8 +43,15 @@ def ctc_loss(head: nn.Module, features: Tensor, n_frames: Tensor, targets: list[
     """Mean over the batch of CTC NLL per target unit; `features` [B, T, D] with `n_frames` [B] valid."""
     log_probs = F.log_softmax(head(features).float(), dim=-1).transpose(0, 1)  # [T, B, V]
     lengths = torch.tensor([len(t) for t in targets])
-    return F.ctc_loss(log_probs, torch.cat(targets).to(features.device), n_frames, lengths, blank=blank,
-                      reduction="mean", zero_infinity=True)
+    return F.ctc_loss(
+        log_probs,
+        torch.cat(targets).to(features.device),
+        n_frames,
+        lengths,
+        blank=blank,
+        reduction="mean",
+        zero_infinity=True,
+    )
 
 
 def greedy(head: nn.Module, features: Tensor, n_frames: int, blank: int) -> list[int]:

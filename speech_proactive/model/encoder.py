@@ -70,8 +70,9 @@ class ResidualAttentionBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
         self.mlp_ln = nn.LayerNorm(n_state)
 
-    def forward(self, x: Tensor, cache: "LayerCache | None" = None, mask: Tensor | None = None,
-                n_keys: int = 0) -> Tensor:
+    def forward(
+        self, x: Tensor, cache: LayerCache | None = None, mask: Tensor | None = None, n_keys: int = 0
+    ) -> Tensor:
         """n_keys: with a cache, attend to only its last n_keys entries (0: all)."""
         h = self.attn_ln(x)
         k, v = self.attn.project_kv(h)
@@ -197,9 +198,10 @@ class StreamingEncoder(nn.Module):
         state = EncoderState()
         out = []
         if n_full:
-            chunks = mel[:, :, :n_full * c].reshape(b, n_mels, n_full, c).transpose(1, 2)  # [B, nC, n_mels, c]
-            context = torch.cat([chunks.new_zeros(b, 1, n_mels, CONV_LEFT_CONTEXT),
-                                 chunks[:, :-1, :, -CONV_LEFT_CONTEXT:]], dim=1)
+            chunks = mel[:, :, : n_full * c].reshape(b, n_mels, n_full, c).transpose(1, 2)  # [B, nC, n_mels, c]
+            context = torch.cat(
+                [chunks.new_zeros(b, 1, n_mels, CONV_LEFT_CONTEXT), chunks[:, :-1, :, -CONV_LEFT_CONTEXT:]], dim=1
+            )
             x = torch.cat([context, chunks], dim=3).reshape(b * n_full, n_mels, c + CONV_LEFT_CONTEXT)
             h = F.gelu(F.conv1d(F.pad(x, (0, 1)), self.conv1.weight, self.conv1.bias))  # frames -1 .. c-1
             keep = torch.ones(n_full, h.shape[2], dtype=h.dtype, device=h.device)
@@ -208,9 +210,9 @@ class StreamingEncoder(nn.Module):
             h = F.pad(h, (0, c % 2))
             y = F.gelu(F.conv1d(h, self.conv2.weight, self.conv2.bias, stride=2))  # [B*nC, D, ceil(c/2)]
             out.append(y.reshape(b, n_full, y.shape[1], y.shape[2]).permute(0, 1, 3, 2).reshape(b, -1, y.shape[1]))
-            state.mel_context = mel[:, :, n_full * c - CONV_LEFT_CONTEXT:n_full * c]
+            state.mel_context = mel[:, :, n_full * c - CONV_LEFT_CONTEXT : n_full * c]
         if t > n_full * c:
-            out.append(self._conv_chunk(mel[:, :, n_full * c:], state))
+            out.append(self._conv_chunk(mel[:, :, n_full * c :], state))
         return torch.cat(out, dim=1)
 
     def _conv_chunk(self, mel_chunk: Tensor, state: EncoderState) -> Tensor:

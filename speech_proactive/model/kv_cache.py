@@ -27,18 +27,18 @@ class GrowingKV:
 
     @property
     def k(self) -> Tensor | None:
-        return None if self.k_buffer is None else self.k_buffer[:, :, :self.n]
+        return None if self.k_buffer is None else self.k_buffer[:, :, : self.n]
 
     @property
     def v(self) -> Tensor | None:
-        return None if self.v_buffer is None else self.v_buffer[:, :, :self.n]
+        return None if self.v_buffer is None else self.v_buffer[:, :, : self.n]
 
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         end = self.n + k.shape[2]
         if self.k_buffer is None or end > self.k_buffer.shape[2]:
             self.k_buffer, self.v_buffer = _grown(self.k, k, end), _grown(self.v, v, end)
-        self.k_buffer[:, :, self.n:end] = k
-        self.v_buffer[:, :, self.n:end] = v
+        self.k_buffer[:, :, self.n : end] = k
+        self.v_buffer[:, :, self.n : end] = v
         self.n = end
         return self.k, self.v
 
@@ -46,8 +46,8 @@ class GrowingKV:
         """Forget all but the last n entries. The kept ones move to the front only once 2n are held, so a
         stream that keeps a window copies amortised O(1) per entry and holds at most about 4n."""
         if self.n >= 2 * n and self.k_buffer is not None:
-            self.k_buffer[:, :, :n] = self.k_buffer[:, :, self.n - n:self.n].clone()
-            self.v_buffer[:, :, :n] = self.v_buffer[:, :, self.n - n:self.n].clone()
+            self.k_buffer[:, :, :n] = self.k_buffer[:, :, self.n - n : self.n].clone()
+            self.v_buffer[:, :, :n] = self.v_buffer[:, :, self.n - n : self.n].clone()
             self.n = n
 
     @property
@@ -61,7 +61,7 @@ def _grown(old: Tensor | None, new: Tensor, need: int) -> Tensor:
     amortised O(1) per entry."""
     buf = new.new_empty(*new.shape[:2], 2 * need, new.shape[3])
     if old is not None:
-        buf[:, :, :old.shape[-2]] = old
+        buf[:, :, : old.shape[-2]] = old
     return buf
 
 

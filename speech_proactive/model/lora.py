@@ -47,7 +47,7 @@ class LoRAConfig:
         return {**dataclasses.asdict(self), "targets": list(self.targets)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LoRAConfig":
+    def from_dict(cls, d: dict[str, Any]) -> LoRAConfig:
         return cls(**d)
 
 

@@ -9,10 +9,10 @@ import torch
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
+from speech_proactive.config import ModelConfig, TaskSpec
 from speech_proactive.model import ctc
 from speech_proactive.model import tokenizer as tk
 from speech_proactive.model.adapter import Adapter
-from speech_proactive.config import ModelConfig, TaskSpec
 from speech_proactive.model.encoder import StreamingEncoder
 from speech_proactive.model.llm.streaming_lm import StreamingLM
 
@@ -48,12 +48,18 @@ class SpeechLLM(nn.Module):
         self.encoder = StreamingEncoder(cfg.encoder)
         self.lm = StreamingLM(llm, cfg.layout.target_position_offset)
         emb = self.lm.model.get_input_embeddings().weight
-        self.adapter = Adapter(cfg.adapter, cfg.encoder.n_audio_state, self.lm.hidden_size,
-                               embedding_rms=float(emb.detach().pow(2).mean().sqrt()),
-                               embedding=self.lm.model.get_input_embeddings())
+        self.adapter = Adapter(
+            cfg.adapter,
+            cfg.encoder.n_audio_state,
+            self.lm.hidden_size,
+            embedding_rms=float(emb.detach().pow(2).mean().sqrt()),
+            embedding=self.lm.model.get_input_embeddings(),
+        )
         if len(tokenizer) > self.lm.vocab_size:
-            raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the LLM's vocabulary only "
-                             f"{self.lm.vocab_size}: they do not belong together")
+            raise ValueError(
+                f"tokenizer has {len(tokenizer)} tokens but the LLM's vocabulary only "
+                f"{self.lm.vocab_size}: they do not belong together"
+            )
         self.start_id = tk.start_id(tokenizer)
         self.eos_id = tk.eos_id(tokenizer)
         # CTC over LLM tokens (the token head, or the adapter's distribution) uses the pad token as its blank

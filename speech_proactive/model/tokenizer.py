@@ -25,8 +25,14 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokeniz
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS,
-                                   unk_token=UNK, additional_special_tokens=list(TASK_TOKENS))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token=PAD,
+        bos_token=BOS,
+        eos_token=EOS,
+        unk_token=UNK,
+        additional_special_tokens=list(TASK_TOKENS),
+    )
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:

@@ -73,12 +73,19 @@ def check_task(task: TaskSpec | TaskKey, known: list[TaskKey] | None, what: str 
     asked = task if isinstance(task, TaskKey) else key_of(task)
     if known is None or asked in known:
         return
-    raise UnknownTask(f"{what} was not trained for {asked}; it knows: {', '.join(map(str, known))}"
-                      f" (set --task/--src-lang/--tgt-lang to one of these)")
+    raise UnknownTask(
+        f"{what} was not trained for {asked}; it knows: {', '.join(map(str, known))}"
+        f" (set --task/--src-lang/--tgt-lang to one of these)"
+    )
 
 
-def resolve_task(task: str, src_lang: str | None = None, tgt_lang: str | None = None, question: str = "",
-                 known: list[TaskKey] | None = None) -> TaskSpec:
+def resolve_task(
+    task: str,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    question: str = "",
+    known: list[TaskKey] | None = None,
+) -> TaskSpec:
     """The TaskSpec a request names, its missing languages filled in from what the bundle knows when that
     leaves one choice (German audio: `tgt_lang="en"` is enough for a bundle trained on en>de and de>en).
     A request the bundle was not trained for is refused, listing what it knows. ASR and QA stay in the source
@@ -93,6 +100,8 @@ def resolve_task(task: str, src_lang: str | None = None, tgt_lang: str | None = 
     if len(fits) != 1:
         asked = ", ".join(f"{n} {v}" for n, v in (("task", task), ("source", src_lang), ("target", tgt_lang)) if v)
         why = "fits more than one: name the languages" if fits else "is none of them"
-        raise UnknownTask(f"the bundle was trained for {', '.join(map(str, known))}; the request ({asked}) {why}"
-                          f" (--task, --src-lang, --tgt-lang)")
+        raise UnknownTask(
+            f"the bundle was trained for {', '.join(map(str, known))}; the request ({asked}) {why}"
+            f" (--task, --src-lang, --tgt-lang)"
+        )
     return TaskSpec(task, fits[0].src_lang, fits[0].tgt_lang, question)

@@ -18,12 +18,12 @@ import torch
 from tqdm import tqdm
 
 from speech_proactive import audio
-from speech_proactive.model.llm import group_positions
 from speech_proactive.data.manifest import Manifest
-from speech_proactive.streaming.decode import task_of
 from speech_proactive.model.frontend import log_mel
+from speech_proactive.model.llm import group_positions
 from speech_proactive.model.llm.streaming_lm import source_attention
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming.decode import task_of
 from speech_proactive.streaming.policies import Policy, PolicyView, Probe
 from speech_proactive.streaming.policy_spec import PolicySpec
 from speech_proactive.streaming.probe_head import check_fits, load_probe
@@ -35,8 +35,9 @@ DEFAULT_UTTERANCES = 200  # dev utterances scored: ~1,500 word starts, quantiles
 def key(policy: Policy) -> str:
     """The head and its settings other than the threshold (they change what the score means). Fields left
     out of comparison (the probe's weight tensors) are named by another field (its probe_id)."""
-    params = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)
-              if f.name != "threshold" and f.compare}
+    params = {
+        f.name: getattr(policy, f.name) for f in dataclasses.fields(policy) if f.name != "threshold" and f.compare
+    }
     return type(policy).__name__ + "".join(f":{k}={v}" for k, v in sorted(params.items()))
 
 
@@ -82,8 +83,9 @@ def save_scores(bundle: Path, policy: Policy, scores: list[float], source: list[
     os.replace(tmp, Path(bundle) / CALIBRATION_FILE)
 
 
-def calibrated(policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: list[Manifest],
-               limit: int = DEFAULT_UTTERANCES) -> Policy:
+def calibrated(
+    policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: list[Manifest], limit: int = DEFAULT_UTTERANCES
+) -> Policy:
     """`policy` with its threshold at quantile q of its dev scores (computed once per dev set, then read from the
     bundle; scores stored for another dev set are recomputed and replaced)."""
     stored = load_scores(bundle).get(key(policy))
@@ -91,8 +93,10 @@ def calibrated(policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: li
         stored = None  # scores of another dev set: a named dev set is what the user asked for
     if stored is None:
         if not dev:
-            raise ValueError(f"{bundle}: no calibration for {key(policy)} and no dev manifest to compute one "
-                             f"(give --dev, or a bundle whose training config names its dev set)")
+            raise ValueError(
+                f"{bundle}: no calibration for {key(policy)} and no dev manifest to compute one "
+                f"(give --dev, or a bundle whose training config names its dev set)"
+            )
         scores = word_start_scores(model, policy, dev, limit)
         if not scores:
             raise ValueError(f"no word starts to calibrate on in {[str(m.path) for m in dev]}")
@@ -104,8 +108,8 @@ def calibrated(policy: Policy, q: float, bundle: Path, model: SpeechLLM, dev: li
 
 def training_dev_set(bundle: Path) -> list[Manifest]:
     """The dev manifests named in the bundle's training config (paths relative to where training ran)."""
-    from speech_proactive.model.bundle import read_manifest as read_bundle_json
     from speech_proactive.data.manifest import read_manifest
+    from speech_proactive.model.bundle import read_manifest as read_bundle_json
 
     paths = read_bundle_json(bundle).get("meta", {}).get("train_config", {}).get("dev", [])
     return [read_manifest(p) for p in paths if Path(p).is_file()]

@@ -37,8 +37,10 @@ class Decoded:
     tgt_lang: str = ""  # decoded before they were recorded)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Decoded":
-        return cls(**{**d, "word_delays_ms": tuple(d["word_delays_ms"]), "word_elapsed_ms": tuple(d["word_elapsed_ms"])})
+    def from_dict(cls, d: dict) -> Decoded:
+        return cls(
+            **{**d, "word_delays_ms": tuple(d["word_delays_ms"]), "word_elapsed_ms": tuple(d["word_elapsed_ms"])}
+        )
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def decode_one(session: Session, samples: np.ndarray, chunk_ms: int) -> WordTime
     for start in range(0, max(len(samples), 1), step):
         finished = start + step >= len(samples)
         t0 = time.perf_counter()
-        session.push_audio(samples[start:start + step], finished=finished)
+        session.push_audio(samples[start : start + step], finished=finished)
         compute_ms += (time.perf_counter() - t0) * 1000
         n_done = session.n_complete_words  # of the whole text, not the sum of pieces: a revised tail is not doubled
         heard_ms = audio.samples_to_ms(min(start + step, len(samples)))
@@ -83,8 +85,14 @@ def policy_for(policy: Policy, u: Utterance) -> Policy:
     return policy
 
 
-def decode_manifest(model: SpeechLLM, manifest: Manifest, policy: Policy, rows: list[Utterance] | None = None,
-                    progress: bool = True, desc: str = "") -> list[Decoded]:
+def decode_manifest(
+    model: SpeechLLM,
+    manifest: Manifest,
+    policy: Policy,
+    rows: list[Utterance] | None = None,
+    progress: bool = True,
+    desc: str = "",
+) -> list[Decoded]:
     out, session = [], None
     rows = manifest.rows if rows is None else rows
     for u in tqdm(rows, desc=desc or f"decoding {manifest.path.name}", disable=not progress, dynamic_ncols=True):
@@ -94,6 +102,19 @@ def decode_manifest(model: SpeechLLM, manifest: Manifest, policy: Policy, rows: 
         session.policy = policy_for(policy, u)
         w = decode_one(session, audio.load_audio(manifest.audio_path(u)), model.cfg.encoder.chunk_ms)
         ideal = u.tgt_ideal_ms[-1] if u.tgt_ideal_ms else None
-        out.append(Decoded(u.id, w.text, u.tgt_text, w.delays_ms, w.elapsed_ms, u.duration_ms, w.compute_ms,
-                           task.task, ideal, task.src_lang, task.tgt_lang))
+        out.append(
+            Decoded(
+                u.id,
+                w.text,
+                u.tgt_text,
+                w.delays_ms,
+                w.elapsed_ms,
+                u.duration_ms,
+                w.compute_ms,
+                task.task,
+                ideal,
+                task.src_lang,
+                task.tgt_lang,
+            )
+        )
     return out

@@ -28,8 +28,9 @@ class OpenBundle:
     policy: Policy
     known: list[TaskKey] | None  # the tasks it was trained on; None when the bundle cannot tell
 
-    def task(self, task: str = "st", src_lang: str | None = None, tgt_lang: str | None = None,
-             question: str = "") -> TaskSpec:
+    def task(
+        self, task: str = "st", src_lang: str | None = None, tgt_lang: str | None = None, question: str = ""
+    ) -> TaskSpec:
         """The TaskSpec a request names, completed from and checked against what the bundle knows."""
         return resolve_task(task, src_lang, tgt_lang, question, self.known)
 
@@ -50,8 +51,15 @@ def open_bundle(bundle: str | Path, policy: str = "offline", device: str = "cpu"
     return OpenBundle(bundle, model, resolve(parse_policy(policy), bundle, model), known)
 
 
-def open_session(bundle: str | Path, policy: str = "offline", task: str = "st", src_lang: str | None = None,
-                 tgt_lang: str | None = None, question: str = "", options: DecodeOptions = DecodeOptions()) -> Session:
+def open_session(
+    bundle: str | Path,
+    policy: str = "offline",
+    task: str = "st",
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    question: str = "",
+    options: DecodeOptions = DecodeOptions(),
+) -> Session:
     """`Session.from_bundle`: the request is checked before the model is loaded, so a wrong pair fails fast."""
     spec = resolve_task(task, src_lang, tgt_lang, question, bundle_tasks(bundle))
     return open_bundle(bundle, policy).session(spec, options)

@@ -118,7 +118,7 @@ class Attention(Policy):
     needs_attention: ClassVar[bool] = True
 
     def score(self, view: PolicyView) -> float:
-        return float(view.source_attention[-self.recent_vectors:].sum())
+        return float(view.source_attention[-self.recent_vectors :].sum())
 
     def decide(self, view: PolicyView) -> Action:
         return _read_if(not view.source_finished and self.score(view) > self.threshold)
@@ -139,8 +139,10 @@ class Probe(Policy):
 
     def score(self, view: PolicyView) -> float:
         if self.head is None:
-            raise ValueError("the probe policy has no trained head: build it from a spec with calibrate.resolve "
-                             "(which loads BUNDLE/probe.pt), and train one with python -m speech_proactive.training.probe")
+            raise ValueError(
+                "the probe policy has no trained head: build it from a spec with calibrate.resolve "
+                "(which loads BUNDLE/probe.pt), and train one with python -m speech_proactive.training.probe"
+            )
         return 1.0 - float(self.head.p_sufficient(view.hidden, view.next_logits))
 
     def decide(self, view: PolicyView) -> Action:
@@ -189,8 +191,14 @@ def token_entropy(logits: Tensor) -> Tensor:
 
 
 POLICIES: dict[str, type[Policy]] = {
-    "offline": Offline, "wait-k": WaitK, "entropy": Entropy, "attention": Attention, "hold-n": HoldN,
-    "local-agreement": LocalAgreement, "oracle": Oracle, "probe": Probe,
+    "offline": Offline,
+    "wait-k": WaitK,
+    "entropy": Entropy,
+    "attention": Attention,
+    "hold-n": HoldN,
+    "local-agreement": LocalAgreement,
+    "oracle": Oracle,
+    "probe": Probe,
 }
 
 

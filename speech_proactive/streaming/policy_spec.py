@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from speech_proactive.streaming.policies import POLICIES, Policy
 
-SYNTAX = ("offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT_VECTORS], probe:T|qQ, hold-n:N, "
-          "local-agreement, oracle")
+SYNTAX = (
+    "offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT_VECTORS], probe:T|qQ, hold-n:N, "
+    "local-agreement, oracle"
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,9 @@ def parse_policy(spec: str) -> PolicySpec:
     cls = POLICIES[name]
     fields = [f for f in dataclasses.fields(cls) if f.init and f.type in ("float", "int")]
     if len(values) > len(fields):
-        raise ValueError(f"bad policy {spec!r}: {name} takes at most {len(fields)} value(s) "
-                         f"({', '.join(f.name for f in fields)})")
+        raise ValueError(
+            f"bad policy {spec!r}: {name} takes at most {len(fields)} value(s) ({', '.join(f.name for f in fields)})"
+        )
     kwargs, quantile = {}, None
     for f, v in zip(fields, values):
         if f.name == "threshold" and v.startswith("q"):
@@ -61,4 +64,6 @@ def _number(spec: str, text: str, kind: type) -> float | int:
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"bad policy {spec!r}: {text!r} is not {'an integer' if kind is int else 'a number'}")
+        raise ValueError(
+            f"bad policy {spec!r}: {text!r} is not {'an integer' if kind is int else 'a number'}"
+        ) from None

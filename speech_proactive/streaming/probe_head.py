@@ -23,8 +23,9 @@ from torch import Tensor
 
 PROBE_FILE = "probe.pt"
 PROBE_INFO = "probe.json"
-FEATURES = ("last-layer hidden state of the pending query (after the final norm) "
-            "+ entropy of its next-token distribution")
+FEATURES = (
+    "last-layer hidden state of the pending query (after the final norm) + entropy of its next-token distribution"
+)
 
 
 def features(hidden: Tensor, logits: Tensor) -> Tensor:
@@ -93,14 +94,17 @@ def load_probe(bundle: str | Path) -> LoadedProbe:
     if not f.is_file():
         raise ProbeMissing(
             f"{bundle}: no {PROBE_FILE}, and the probe policy needs a trained probe head. Train one (backbone "
-            f"frozen, labels made by the model itself) with: python -m speech_proactive.training.probe --model {bundle} "
-            f"--manifest TRAIN.jsonl [...] --limit 300")
+            f"frozen, labels made by the model itself) with: python -m speech_proactive.training.probe "
+            f"--model {bundle} --manifest TRAIN.jsonl [...] --limit 300"
+        )
     try:
         saved = torch.load(f, map_location="cpu", weights_only=True)
         head = ProbeHead(**{k: saved["tensors"][k].float() for k in ("mean", "std", "w1", "b1", "w2", "b2")})
     except Exception as e:  # torch raises many types for a bad file; they all mean the same to the user
-        raise ValueError(f"{f}: not a readable probe ({type(e).__name__}: {e}); retrain it with "
-                         f"python -m speech_proactive.training.probe --model {bundle} --manifest TRAIN.jsonl") from e
+        raise ValueError(
+            f"{f}: not a readable probe ({type(e).__name__}: {e}); retrain it with "
+            f"python -m speech_proactive.training.probe --model {bundle} --manifest TRAIN.jsonl"
+        ) from e
     n_features = head.mean.numel()
     if head.std.numel() != n_features or (head.w1.numel() and head.w1.shape[1] != n_features):
         raise ValueError(f"{f}: inconsistent shapes (mean {tuple(head.mean.shape)}, w1 {tuple(head.w1.shape)})")
@@ -110,5 +114,7 @@ def load_probe(bundle: str | Path) -> LoadedProbe:
 def check_fits(head: ProbeHead, d_model: int, bundle: str | Path) -> None:
     """A probe trained on another model's hidden states would score nonsense without any error: refuse it."""
     if head.mean.numel() != d_model + 1:
-        raise ValueError(f"{Path(bundle) / PROBE_FILE}: trained on {head.mean.numel() - 1}-dim hidden states, "
-                         f"this model's are {d_model}-dim; retrain it with python -m speech_proactive.training.probe")
+        raise ValueError(
+            f"{Path(bundle) / PROBE_FILE}: trained on {head.mean.numel() - 1}-dim hidden states, "
+            f"this model's are {d_model}-dim; retrain it with python -m speech_proactive.training.probe"
+        )

@@ -49,11 +49,11 @@ class StreamResampler:
         elif not finished and len(window):  # the missing inputs, guessed as a mirror image of the newest ones
             window = np.pad(window, (0, _ceil_div(self.reach, self.up) + 1), mode="symmetric")
         first = self.buffer_start * self.up // self.down  # output index of the window's first output
-        out = audio.resample(window, self.from_rate)[self.n_out - first: stop - first]
+        out = audio.resample(window, self.from_rate)[self.n_out - first : stop - first]
         self.n_out = stop
         needed = max(0, _ceil_div(stop * self.down - self.reach, self.up))  # first input the next output needs
         keep = max(self.buffer_start, needed // self.down * self.down)
-        self.buffer, self.buffer_start = self.buffer[keep - self.buffer_start:], keep
+        self.buffer, self.buffer_start = self.buffer[keep - self.buffer_start :], keep
         return out
 
 

@@ -30,8 +30,8 @@ import numpy as np
 from speech_proactive import audio
 from speech_proactive.config import EncoderConfig
 from speech_proactive.streaming.events import Event, SegmentEnded, SegmentStarted, TextUpdate
-from speech_proactive.streaming.vad import Activity, EnergyVad, VadConfig
 from speech_proactive.streaming.session import Session
+from speech_proactive.streaming.vad import Activity, EnergyVad, VadConfig
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,16 @@ class SegmenterConfig:
     def validate(self, encoder: EncoderConfig) -> None:
         table_ms = encoder.n_audio_ctx * audio.ENC_FRAME_MS  # 1500 frames x 20 ms = 30 s
         if not self.max_segment_ms < table_ms:
-            raise ValueError(f"max segment {self.max_segment_ms / 1000:g} s must stay below the encoder's "
-                             f"positional table ({table_ms / 1000:g} s)")
+            raise ValueError(
+                f"max segment {self.max_segment_ms / 1000:g} s must stay below the encoder's "
+                f"positional table ({table_ms / 1000:g} s)"
+            )
         shortest_ms = self.preroll_ms + 2 * encoder.chunk_ms  # a cut restarts with the pre-roll and a block
         if self.max_segment_ms < shortest_ms:
-            raise ValueError(f"max segment {self.max_segment_ms / 1000:g} s is shorter than the pre-roll plus "
-                             f"two {encoder.chunk_ms} ms chunks ({shortest_ms / 1000:g} s)")
+            raise ValueError(
+                f"max segment {self.max_segment_ms / 1000:g} s is shorter than the pre-roll plus "
+                f"two {encoder.chunk_ms} ms chunks ({shortest_ms / 1000:g} s)"
+            )
         if self.pause_ms <= 0 or self.preroll_ms < 0:
             raise ValueError(f"pause_ms={self.pause_ms} must be > 0 and preroll_ms={self.preroll_ms} >= 0")
         self.vad.validate()
@@ -197,18 +201,27 @@ class Segmenter:
         seg.text = text
         words = text.split()
         n_ready = self.session.n_complete_words
-        new = words[seg.n_words_shown:n_ready]
+        new = words[seg.n_words_shown : n_ready]
         seg.n_words_shown = max(seg.n_words_shown, n_ready)
-        return [TextUpdate(seg.index, " ".join(new), " ".join(words[:n_ready]), " ".join(words[n_ready:]),
-                           heard_ms, compute_ms)]
+        return [
+            TextUpdate(
+                seg.index, " ".join(new), " ".join(words[:n_ready]), " ".join(words[n_ready:]), heard_ms, compute_ms
+            )
+        ]
 
     def _end(self, reason: str) -> list[Event]:
         seg, session = self.segment, self.session
         t0 = time.perf_counter()
         session.push_audio(np.zeros(0, np.float32), finished=True)  # flush: the unfinished last word too
         final = session.final_text
-        event = SegmentEnded(seg.index, " ".join(final.split()[seg.n_words_shown:]), final,
-                             audio.samples_to_ms(seg.start_n), audio.samples_to_ms(seg.start_n + seg.n_samples), reason)
+        event = SegmentEnded(
+            seg.index,
+            " ".join(final.split()[seg.n_words_shown :]),
+            final,
+            audio.samples_to_ms(seg.start_n),
+            audio.samples_to_ms(seg.start_n + seg.n_samples),
+            reason,
+        )
         self.n_reads_ended += session.state.n_chunks_read
         self.n_writes_ended += session.state.n_words
         for p in seg.held:  # the trailing silence is not fed; its end may be the next segment's pre-roll

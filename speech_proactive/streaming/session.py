@@ -78,8 +78,13 @@ def complete_words(text: str) -> int:
 
 
 class Session:
-    def __init__(self, model: SpeechLLM, policy: Policy | None = None, task: TaskSpec = TaskSpec(),
-                 options: DecodeOptions = DecodeOptions()):
+    def __init__(
+        self,
+        model: SpeechLLM,
+        policy: Policy | None = None,
+        task: TaskSpec = TaskSpec(),
+        options: DecodeOptions = DecodeOptions(),
+    ):
         self.model = model.eval()
         self.policy = policy or Offline()
         self.task = task
@@ -90,9 +95,16 @@ class Session:
         self.reset()
 
     @classmethod
-    def from_bundle(cls, bundle: str | Path, policy: str = "offline", task: str = "st", src_lang: str | None = None,
-                    tgt_lang: str | None = None, question: str = "",
-                    options: DecodeOptions = DecodeOptions()) -> "Session":
+    def from_bundle(
+        cls,
+        bundle: str | Path,
+        policy: str = "offline",
+        task: str = "st",
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        question: str = "",
+        options: DecodeOptions = DecodeOptions(),
+    ) -> Session:
         """A ready session: `Session.from_bundle("runs/st-default/bundle", policy="probe:q0.9", src_lang="de",
         tgt_lang="en")`. A language missing from the call is taken from what the bundle was trained on when
         that leaves one choice; a task or pair it was not trained on is refused with a list of what it knows."""
@@ -188,8 +200,12 @@ class Session:
             logits = out.logits[0, -1]
             token = int(logits.argmax())
             if not (asked or s.source_finished) and self._is_boundary(token):
-                view = self._view(hypothesis, logits, lm.source_attention(s.lm, out) if attend else None,
-                                  out.hidden[0, -1] if policy.needs_hidden else None)
+                view = self._view(
+                    hypothesis,
+                    logits,
+                    lm.source_attention(s.lm, out) if attend else None,
+                    out.hidden[0, -1] if policy.needs_hidden else None,
+                )
                 if policy.decide(view) is Action.READ:
                     lm.unwrite(s.lm)
                     s.last_word_complete = self._starts_word(token)
@@ -224,21 +240,40 @@ class Session:
         return complete_words(s.text)
 
     def _is_boundary(self, token: int) -> bool:
-        return (self.options.granularity == "token" or token == self.model.eos_id or not self.state.tokens
-                or self._word_start[token])
+        return (
+            self.options.granularity == "token"
+            or token == self.model.eos_id
+            or not self.state.tokens
+            or self._word_start[token]
+        )
 
-    def _view(self, hypothesis: tuple[int, ...] | None, logits: Tensor | None = None,
-              attention: Tensor | None = None, hidden: Tensor | None = None) -> PolicyView:
+    def _view(
+        self,
+        hypothesis: tuple[int, ...] | None,
+        logits: Tensor | None = None,
+        attention: Tensor | None = None,
+        hidden: Tensor | None = None,
+    ) -> PolicyView:
         s = self.state
         now = before = None
         if hypothesis is not None:
             written = tuple(s.tokens)
-            now = self._words(hypothesis[len(written):])
+            now = self._words(hypothesis[len(written) :])
             prev = s.previous_hypothesis
-            before = self._words(prev[len(written):]) if prev is not None and prev[:len(written)] == written else ()
+            before = self._words(prev[len(written) :]) if prev is not None and prev[: len(written)] == written else ()
         n_written = s.n_words if self.options.granularity == "word" else len(s.tokens)
-        return PolicyView(s.n_chunks_read, s.source_finished, n_written, s.n_words,
-                          s.n_chunks_read * self.model.cfg.encoder.chunk_ms, logits, attention, now, before, hidden)
+        return PolicyView(
+            s.n_chunks_read,
+            s.source_finished,
+            n_written,
+            s.n_words,
+            s.n_chunks_read * self.model.cfg.encoder.chunk_ms,
+            logits,
+            attention,
+            now,
+            before,
+            hidden,
+        )
 
     def _hypothesis(self) -> tuple[int, ...]:
         """What greedy decoding would write from here given all heard: written tokens + continuation."""
@@ -275,7 +310,7 @@ class Session:
             text = text.rstrip("\ufffd")
         if not new and text == s.text:
             return []
-        delta = text[len(s.text):] if text.startswith(s.text) else text
+        delta = text[len(s.text) :] if text.startswith(s.text) else text
         s.text = text
         compute_ms = (time.perf_counter() - t0) * 1000
         source_ms = self.heard_ms if s.source_finished else s.n_chunks_read * self.model.cfg.encoder.chunk_ms

@@ -72,9 +72,9 @@ class EnergyVad:
         s = self.state
         x = samples if s.partial is None else np.concatenate([s.partial, samples])
         n_frames = len(x) // FRAME_SAMPLES
-        s.partial = x[n_frames * FRAME_SAMPLES:].copy()
+        s.partial = x[n_frames * FRAME_SAMPLES :].copy()
         speech = False
-        for level in frame_dbfs(x[:n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)):
+        for level in frame_dbfs(x[: n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)):
             voiced = level > max(self.cfg.threshold_dbfs, s.noise_dbfs + self.cfg.snr_db)
             if voiced:
                 s.silence_ms = 0.0

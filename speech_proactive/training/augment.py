@@ -35,8 +35,10 @@ class AugmentConfig:
         if self.lead_quiet_max_ms < 0:
             raise ValueError(f"augment: lead_quiet_max_ms={self.lead_quiet_max_ms} must be >= 0")
         if not self.noise_dbfs_min <= self.noise_dbfs_max <= 0:
-            raise ValueError(f"augment: noise_dbfs_min={self.noise_dbfs_min}, noise_dbfs_max={self.noise_dbfs_max}: "
-                             "need min <= max <= 0")
+            raise ValueError(
+                f"augment: noise_dbfs_min={self.noise_dbfs_min}, noise_dbfs_max={self.noise_dbfs_max}: "
+                "need min <= max <= 0"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -68,5 +70,7 @@ def quiet_warning(meta: dict) -> str | None:
         return None  # random weights, or a bundle that does not say how it was trained
     if (train_config.get("augment") or {}).get("lead_quiet_p", 0.0) > 0:
         return None
-    return ("this bundle was trained without leading-quiet augmentation: quiet before speech (the segmenter's "
-            "pre-roll, pauses) can derail it. Train with augment.lead_quiet_p=0.5 for live use (README, Live demo)")
+    return (
+        "this bundle was trained without leading-quiet augmentation: quiet before speech (the segmenter's "
+        "pre-roll, pauses) can derail it. Train with augment.lead_quiet_p=0.5 for live use (README, Live demo)"
+    )

@@ -29,10 +29,16 @@ class Batch:
     def __len__(self) -> int:
         return len(self.prompts)
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         move = lambda ts: None if ts is None else [t.to(device) for t in ts]  # noqa: E731
-        return Batch(self.mel.to(device), self.n_mel_frames.to(device), move(self.prompts), move(self.targets),
-                     move(self.transcripts), move(self.sources))
+        return Batch(
+            self.mel.to(device),
+            self.n_mel_frames.to(device),
+            move(self.prompts),
+            move(self.targets),
+            move(self.transcripts),
+            move(self.sources),
+        )
 
 
 def even_frames(mel: Tensor) -> Tensor:
@@ -48,5 +54,11 @@ def collate(examples: list[Example]) -> Batch:
     for i, e in enumerate(examples):
         mel[i, :, : e.mel.shape[1]] = e.mel
     sources = [e.source_ids for e in examples] if all(e.source_ids is not None for e in examples) else None
-    return Batch(mel, lengths, [e.prompt_ids for e in examples], [e.target_ids for e in examples],
-                 [e.transcript_ids for e in examples], sources)
+    return Batch(
+        mel,
+        lengths,
+        [e.prompt_ids for e in examples],
+        [e.target_ids for e in examples],
+        [e.transcript_ids for e in examples],
+        sources,
+    )

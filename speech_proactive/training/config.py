@@ -9,11 +9,11 @@ from typing import Any
 
 import yaml
 
-from speech_proactive.training.augment import AugmentConfig
 from speech_proactive.config import ModelConfig, coerce_fields
 from speech_proactive.model.lora import LoRAConfig
-from speech_proactive.training.losses import LossConfig
 from speech_proactive.model.speech_llm import LLMSize
+from speech_proactive.training.augment import AugmentConfig
+from speech_proactive.training.losses import LossConfig
 
 
 @dataclass(frozen=True)

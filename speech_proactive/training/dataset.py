@@ -8,13 +8,13 @@ import numpy as np
 import torch
 
 from speech_proactive import audio
-from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
-from speech_proactive.training.batch import Batch, Example, collate, even_frames
 from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import Manifest, Utterance
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.model.trained_tasks import row_tasks
+from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
+from speech_proactive.training.batch import Batch, Example, collate, even_frames
 
 SORT_WINDOW_BATCHES = 50  # batches whose examples are sorted by length together: less padding, still shuffled
 
@@ -29,8 +29,12 @@ class Item:
 
 def items(manifests: list[Manifest], tasks: tuple[str, ...]) -> list[Item]:
     """Each utterance once per task: "st" targets the translation, "asr" the transcript, "qa" the answer."""
-    out = [Item(m, u, t, u.src_text if t.task == "asr" else u.tgt_text)
-           for m in manifests for u in m.rows for t in row_tasks(u, tasks)]
+    out = [
+        Item(m, u, t, u.src_text if t.task == "asr" else u.tgt_text)
+        for m in manifests
+        for u in m.rows
+        for t in row_tasks(u, tasks)
+    ]
     if not out:
         raise ValueError(f"no training examples for tasks {tasks} in {[str(m.path) for m in manifests]}")
     return out
@@ -43,24 +47,36 @@ def epoch_order(all_items: list[Item], epoch: int, seed: int, batch_size: int) -
     window = batch_size * SORT_WINDOW_BATCHES
     batches = []
     for w in range(0, len(perm), window):
-        part = sorted(perm[w:w + window], key=lambda i: all_items[i].utterance.n_samples)
-        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+        part = sorted(perm[w : w + window], key=lambda i: all_items[i].utterance.n_samples)
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
     order = torch.randperm(len(batches), generator=g).tolist()
     return [batches[i] for i in order]
 
 
-def make_example(model: SpeechLLM, item: Item, augment: AugmentConfig | None = None,
-                 rng: np.random.Generator | None = None) -> Example:
+def make_example(
+    model: SpeechLLM, item: Item, augment: AugmentConfig | None = None, rng: np.random.Generator | None = None
+) -> Example:
     samples = audio.load_audio(item.manifest.audio_path(item.utterance))
     if augment is not None:
         samples = lead_quiet(samples, augment, rng)
     mel = even_frames(log_mel(samples, model.cfg.frontend))
-    return Example(mel, model.prompt_ids(item.task).cpu(), model.target_ids(item.text).cpu(),
-                   model.transcript_ids(item.utterance.src_text).cpu(), model.text_ids(item.utterance.src_text).cpu())
+    return Example(
+        mel,
+        model.prompt_ids(item.task).cpu(),
+        model.target_ids(item.text).cpu(),
+        model.transcript_ids(item.utterance.src_text).cpu(),
+        model.text_ids(item.utterance.src_text).cpu(),
+    )
 
 
-def make_batch(model: SpeechLLM, all_items: list[Item], indices: list[int], augment: AugmentConfig | None = None,
-               seed: int = 0, step: int = 0) -> Batch:
+def make_batch(
+    model: SpeechLLM,
+    all_items: list[Item],
+    indices: list[int],
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    step: int = 0,
+) -> Batch:
     """The examples at `indices`; with `augment`, each one's draws depend on (seed, step, index) only."""
     if augment is None or not augment.enabled:
         return collate([make_example(model, all_items[i]) for i in indices])

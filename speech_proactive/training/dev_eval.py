@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
-from speech_proactive.training import dataset
 from speech_proactive.audio import load_audio
 from speech_proactive.data.manifest import Manifest
-from speech_proactive.training.losses import LossConfig, compute_losses
+from speech_proactive.evaluation.metrics.qa import mean_f1
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.streaming.policies import Offline
-from speech_proactive.evaluation.metrics.qa import mean_f1
 from speech_proactive.streaming.session import Session
+from speech_proactive.training import dataset
+from speech_proactive.training.losses import LossConfig, compute_losses
 
 LOSS_BATCH = 16
 

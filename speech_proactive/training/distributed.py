@@ -24,7 +24,7 @@ class Dist:
         return self.rank == 0
 
     def shard(self, indices: list[int]) -> list[int]:
-        return indices[self.rank::self.world]
+        return indices[self.rank :: self.world]
 
     def barrier(self) -> None:
         if self.world > 1:

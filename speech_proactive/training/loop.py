@@ -24,18 +24,16 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from speech_proactive.training import dataset
-from speech_proactive.training import distributed
+from speech_proactive.data.manifest import read_manifest
 from speech_proactive.model import lora
 from speech_proactive.model.build import build_model
 from speech_proactive.model.bundle import TRAIN_STATE, load_model, replace_dir, save_bundle
-from speech_proactive.data.manifest import read_manifest
-from speech_proactive.training.dev_eval import DevResult, evaluate_dev
-from speech_proactive.training.losses import LossTerms, compute_losses, ctc_only, text_only
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.model.trained_tasks import TaskKey, keys_of, to_meta
+from speech_proactive.training import dataset, distributed
 from speech_proactive.training.config import TrainConfig, load_train_config
-
+from speech_proactive.training.dev_eval import DevResult, evaluate_dev
+from speech_proactive.training.losses import LossTerms, compute_losses, ctc_only, text_only
 
 FREEZABLE = {"encoder": "encoder", "adapter": "adapter", "llm": "lm"}  # `freeze:` names -> SpeechLLM parts
 
@@ -57,14 +55,24 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 def checkpoints(out: Path) -> list[Path]:
     """Complete checkpoints, oldest first (a temporary folder left by a kill is not one)."""
-    done = [p for p in (out / "checkpoints").glob("step-*") if (p / "bundle.json").is_file()
-            and (p / TRAIN_STATE).is_file() and p.name[5:].isdigit()]
+    done = [
+        p
+        for p in (out / "checkpoints").glob("step-*")
+        if (p / "bundle.json").is_file() and (p / TRAIN_STATE).is_file() and p.name[5:].isdigit()
+    ]
     return sorted(done, key=lambda p: int(p.name[5:]))
 
 
 def new_model(cfg: TrainConfig, train_texts: list[str]) -> SpeechLLM:
-    return build_model(cfg.model, whisper_file=cfg.whisper, llm_dir=cfg.llm_dir, texts=train_texts,
-                       vocab_size=cfg.vocab_size, llm_size=cfg.llm, seed=cfg.seed)
+    return build_model(
+        cfg.model,
+        whisper_file=cfg.whisper,
+        llm_dir=cfg.llm_dir,
+        texts=train_texts,
+        vocab_size=cfg.vocab_size,
+        llm_size=cfg.llm,
+        seed=cfg.seed,
+    )
 
 
 INPUT_STATS_UTTERANCES = 256  # enough for per-channel mean/std to 1%
@@ -77,12 +85,17 @@ def set_input_stats(model: SpeechLLM, items: list, seed: int) -> None:
 
 
 def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path, tasks: list[TaskKey]) -> Path:
-    state = {"optimizer": opt.state_dict(), "step": run.step, "best_bleu": run.best_bleu,
-             "best_step": run.best_step, "torch_rng": torch.get_rng_state()}
+    state = {
+        "optimizer": opt.state_dict(),
+        "step": run.step,
+        "best_bleu": run.best_bleu,
+        "best_step": run.best_step,
+        "torch_rng": torch.get_rng_state(),
+    }
     meta = {"trained": True, "step": run.step, "train_config": cfg.to_dict(), "tasks": to_meta(tasks)}
     path = save_bundle(model, out / "checkpoints" / f"step-{run.step:07d}", meta, train_state=state)
     keep = {f"step-{run.best_step:07d}"}
-    for old in checkpoints(out)[:-cfg.keep_last]:
+    for old in checkpoints(out)[: -cfg.keep_last]:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
     return path
@@ -109,8 +122,9 @@ def make_optimizer(model: SpeechLLM, cfg: TrainConfig) -> torch.optim.Optimizer:
     ids = {id(p) for p in llm}
     audio = [p for p in model.parameters() if id(p) not in ids]
     llm_scale = (cfg.llm_lr if cfg.llm_lr is not None else cfg.lr) / cfg.lr
-    return torch.optim.AdamW([{"params": audio, "scale": 1.0}, {"params": llm, "scale": llm_scale}],
-                             lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(
+        [{"params": audio, "scale": 1.0}, {"params": llm, "scale": llm_scale}], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
 
 
 def batch_at(step: int, n_batches: int, items, cfg: TrainConfig, orders: dict[int, list[list[int]]]) -> list[int]:
@@ -154,8 +168,10 @@ def usable_precision(cfg: TrainConfig, device: torch.device) -> TrainConfig:
     slower than fp32: say so and train in fp32 there."""
     if cfg.precision != "bf16" or device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return cfg
-    print("warning: precision=bf16 asked for, but this CPU has no bf16 matrix kernels (AVX-512): "
-          "training in fp32", file=sys.stderr)
+    print(
+        "warning: precision=bf16 asked for, but this CPU has no bf16 matrix kernels (AVX-512): training in fp32",
+        file=sys.stderr,
+    )
     return dataclasses.replace(cfg, precision="fp32")
 
 
@@ -243,18 +259,28 @@ class Sinks:
     tb: object | None = None
 
     @classmethod
-    def open(cls, cfg: TrainConfig, out: Path, step: int, main: bool) -> "Sinks":
+    def open(cls, cfg: TrainConfig, out: Path, step: int, main: bool) -> Sinks:
         # in a log file (no TTY) a bar redrawn 10 times a second is noise: update it every 30 s there
-        bar = tqdm(total=cfg.max_steps, initial=step, desc="train", dynamic_ncols=True, disable=not main,
-                   mininterval=0.1 if sys.stderr.isatty() else 30.0)
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=step,
+            desc="train",
+            dynamic_ncols=True,
+            disable=not main,
+            mininterval=0.1 if sys.stderr.isatty() else 30.0,
+        )
         if not main:
             return cls(None, bar)
         return cls(open(out / "log.jsonl", "a"), bar, _tensorboard(out) if cfg.tensorboard else None)
 
     def step(self, run: RunState, cfg: TrainConfig, values: Tensor, tok_s: float) -> None:
         names = ("loss", "batch", "mslm", "spsd", "ctc")
-        record = {"step": run.step, **{k: float(v) for k, v in zip(names, values)}, "lr": lr_at(cfg, run.step - 1),
-                  "tok_s": round(tok_s, 1)}
+        record = {
+            "step": run.step,
+            **{k: float(v) for k, v in zip(names, values)},
+            "lr": lr_at(cfg, run.step - 1),
+            "tok_s": round(tok_s, 1),
+        }
         self._write(record, "train")
         # refresh=False: set_postfix redraws by default, which defeats mininterval (a line per step in logs)
         self.bar.set_postfix({k: f"{record[k]:.3f}" for k in names} | {"tok_s": f"{tok_s:.0f}"}, refresh=False)
@@ -262,8 +288,9 @@ class Sinks:
 
     def dev(self, run: RunState, dev: DevResult) -> None:
         self._write({"step": run.step, "dev_loss": dev.loss, f"dev_{dev.metric}": dev.score, "dev_n": dev.n}, "dev")
-        self.bar.write(f"step {run.step}: dev loss {dev.loss:.3f}, dev {dev.metric.upper()} {dev.score:.1f} "
-                       f"on {dev.n} items")
+        self.bar.write(
+            f"step {run.step}: dev loss {dev.loss:.3f}, dev {dev.metric.upper()} {dev.score:.1f} on {dev.n} items"
+        )
         if dev.score > run.best_bleu:
             run.best_bleu, run.best_step = dev.score, run.step
 
@@ -309,8 +336,11 @@ def finish(out: Path, run: RunState) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("config", nargs="?", help="recipe YAML file")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. loss.spsd=false max_steps=100")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT")

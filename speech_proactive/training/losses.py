@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from speech_proactive.model import ctc
 from speech_proactive.model.llm import group_positions
-from speech_proactive.training.batch import Batch
 from speech_proactive.model.llm.group_positions import Entries
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.training.batch import Batch
 from speech_proactive.training.schedules import sample_schedule, units_to_vectors
 
 
@@ -72,17 +72,22 @@ def ctc_input(model: SpeechLLM, frames: Tensor, source: Tensor, n_mel_frames: Te
     return source, source_lengths(model, n_mel_frames)
 
 
-def student_schedule(model: SpeechLLM, n_vectors: int, n_mel: int, n_positions: int, cfg: LossConfig,
-                     generator: torch.Generator | None) -> Tensor:
+def student_schedule(
+    model: SpeechLLM, n_vectors: int, n_mel: int, n_positions: int, cfg: LossConfig, generator: torch.Generator | None
+) -> Tensor:
     """A read schedule over audio chunks (the streaming unit), expressed in source vectors."""
     n_chunks = -(-n_mel // model.cfg.encoder.chunk_mel_frames)
     phi = sample_schedule(n_chunks, n_positions, generator, cfg.latency_skew, cfg.random_allocation)
     return units_to_vectors(phi, model.vectors_per_chunk, n_vectors)
 
 
-def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
-                   generator: torch.Generator | None = None, schedules: list[list[Tensor]] | None = None
-                   ) -> CopyLogits:
+def shared_forward(
+    model: SpeechLLM,
+    batch: Batch,
+    cfg: LossConfig,
+    generator: torch.Generator | None = None,
+    schedules: list[list[Tensor]] | None = None,
+) -> CopyLogits:
     """One pass; `schedules[b][c]` overrides student c's sampled schedule of example b (used by tests)."""
     frames = model.encoder.forward_blockwise(batch.mel, batch.n_mel_frames)
     source, vocab_logits = model.adapter.forward_with_logits(frames)
@@ -90,13 +95,17 @@ def shared_forward(model: SpeechLLM, batch: Batch, cfg: LossConfig,
     n_students = cfg.n_students if cfg.needs_students else 0
 
     def students(b: int, s: int, n_target: int) -> list[Tensor]:
-        return [schedules[b][c] if schedules else
-                student_schedule(model, s, int(batch.n_mel_frames[b]), n_target, cfg, generator)
-                for c in range(n_students)]
+        return [
+            schedules[b][c]
+            if schedules
+            else student_schedule(model, s, int(batch.n_mel_frames[b]), n_target, cfg, generator)
+            for c in range(n_students)
+        ]
 
-    hidden = _lm_pass(model, batch, [source[b, :int(n_vec[b])] for b in range(len(batch))], students)
-    out = _split_copies(model.lm, hidden, batch, n_vec, 1 + n_students,
-                        ctc_input(model, frames, source, batch.n_mel_frames))
+    hidden = _lm_pass(model, batch, [source[b, : int(n_vec[b])] for b in range(len(batch))], students)
+    out = _split_copies(
+        model.lm, hidden, batch, n_vec, 1 + n_students, ctc_input(model, frames, source, batch.n_mel_frames)
+    )
     return dataclasses.replace(out, vocab_logits=vocab_logits)
 
 
@@ -133,8 +142,9 @@ def _pad(rows: list[Entries], embeds: list[Tensor]) -> tuple[list[Entries], list
     return padded_rows, padded_embeds
 
 
-def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int,
-                  ctc_in: tuple[Tensor, Tensor]) -> CopyLogits:
+def _split_copies(
+    lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int, ctc_in: tuple[Tensor, Tensor]
+) -> CopyLogits:
     """Logits of each copy's target positions, gathered in one index per copy (one backward each)."""
     rows: list[list[Tensor]] = [[] for _ in range(n_copies)]
     cols: list[list[Tensor]] = [[] for _ in range(n_copies)]
@@ -144,8 +154,9 @@ def _split_copies(lm, hidden: Tensor, batch: Batch, n_vec: Tensor, n_copies: int
         for c in range(n_copies):
             rows[c].append(torch.full((t,), b))
             cols[c].append(torch.arange(start + c * t, start + (c + 1) * t))
-    per_copy = [lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)])
-                for r, k in zip(rows, cols)]
+    per_copy = [
+        lm.logits(hidden[torch.cat(r).to(hidden.device), torch.cat(k).to(hidden.device)]) for r, k in zip(rows, cols)
+    ]
     labels = torch.cat([tgt[1:] for tgt in batch.targets])
     return CopyLogits(per_copy[0], per_copy[1:], labels, *ctc_in)
 
@@ -187,14 +198,14 @@ def ctc_only(model: SpeechLLM, batch: Batch) -> LossTerms:
     return LossTerms(l_ctc, zero, zero, zero, l_ctc, sum(len(t) - 1 for t in batch.targets))
 
 
-def compute_losses(model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(),
-                   generator: torch.Generator | None = None) -> LossTerms:
+def compute_losses(
+    model: SpeechLLM, batch: Batch, cfg: LossConfig = LossConfig(), generator: torch.Generator | None = None
+) -> LossTerms:
     logits = shared_forward(model, batch, cfg, generator)
     zero = logits.teacher.new_zeros(())
     l_batch = F.cross_entropy(logits.teacher, logits.labels)
     l_mslm = torch.stack([F.cross_entropy(s, logits.labels) for s in logits.students]).mean() if cfg.mslm else zero
-    l_spsd = (torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean()
-              if cfg.spsd else zero)
+    l_spsd = torch.stack([topk_kl(logits.teacher, s, cfg.top_k) for s in logits.students]).mean() if cfg.spsd else zero
     l_ctc = ctc_loss(model, logits.ctc_in, logits.n_ctc_in, batch) if cfg.ctc_weight > 0 else zero
     # with adapter output="tokens" its own CTC makes its distribution mean words (weighted like the byte CTC)
     l_ctc = l_ctc + token_ctc_loss(model, logits.vocab_logits, batch)

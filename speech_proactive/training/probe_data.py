@@ -26,10 +26,10 @@ from torch import Tensor
 from tqdm import tqdm
 
 from speech_proactive import audio
-from speech_proactive.model.llm import group_positions
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.data.manifest import Manifest
 from speech_proactive.model.frontend import log_mel
+from speech_proactive.model.llm import group_positions
 from speech_proactive.model.llm.streaming_lm import LMState
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.streaming.probe_head import features
@@ -58,7 +58,7 @@ class Examples:
         return int(self.labels.numel())
 
     @staticmethod
-    def cat(parts: list["Examples"]) -> "Examples":
+    def cat(parts: list[Examples]) -> Examples:
         if not parts:
             raise ValueError("no examples to concatenate")
         return Examples(*(torch.cat(ts) for ts in zip(*(p.fields() for p in parts))))
@@ -66,7 +66,7 @@ class Examples:
     def fields(self) -> tuple[Tensor, ...]:
         return self.features, self.labels, self.kl, self.n_chunks, self.group
 
-    def subset(self, keep: Tensor) -> "Examples":
+    def subset(self, keep: Tensor) -> Examples:
         return Examples(*(t[keep] for t in self.fields()))
 
 
@@ -113,7 +113,7 @@ def partial_views(model: SpeechLLM, prompt: Tensor, source: Tensor, queries: Ten
     vis = [torch.full((t,), s)] + [torch.full((t,), min(c * model.vectors_per_chunk, s)) for c in n_chunks]
     entries = group_positions.sequence(len(prompt), s, vis)
     embeds = torch.cat([model.lm.embed(prompt), source, *([model.lm.embed(queries)] * len(vis))])[None]
-    hidden = model.lm.hidden(embeds, [entries], [entries], [len(prompt)])[0, len(prompt) + s:]
+    hidden = model.lm.hidden(embeds, [entries], [entries], [len(prompt)])[0, len(prompt) + s :]
     hidden = hidden.reshape(len(vis), t, -1)
     logits = model.lm.logits(hidden)
     return Views(hidden[1:], logits[1:], logits[0], list(n_chunks))
@@ -142,13 +142,18 @@ def utterance_examples(model: SpeechLLM, mel: Tensor, task: TaskSpec, cfg: Label
     full = v.full_logits.expand_as(v.logits)
     label = sufficient(full, v.logits, cfg.kl_bound).cpu()
     chunks = torch.tensor(v.n_chunks, dtype=torch.long)[:, None].expand(keep.shape)
-    return Examples(features(v.hidden, v.logits).cpu()[keep], label[keep].float(),
-                    kl_divergence(full, v.logits).cpu()[keep], chunks[keep],
-                    torch.full((int(keep.sum()),), group, dtype=torch.long))
+    return Examples(
+        features(v.hidden, v.logits).cpu()[keep],
+        label[keep].float(),
+        kl_divergence(full, v.logits).cpu()[keep],
+        chunks[keep],
+        torch.full((int(keep.sum()),), group, dtype=torch.long),
+    )
 
 
-def collect(model: SpeechLLM, manifests: list[Manifest], limit: int | None, cfg: LabelConfig,
-            progress: bool = True) -> Examples:
+def collect(
+    model: SpeechLLM, manifests: list[Manifest], limit: int | None, cfg: LabelConfig, progress: bool = True
+) -> Examples:
     """Examples from the first `limit` utterances of each manifest (all when None)."""
     from speech_proactive.streaming.decode import task_of
 

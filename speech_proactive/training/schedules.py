@@ -28,8 +28,13 @@ def allocation_weights(n_positions: int, latency_skew: float = 0.0) -> Tensor:
     return w / w.sum()
 
 
-def sample_schedule(n_units: int, n_positions: int, generator: torch.Generator | None = None,
-                    latency_skew: float = 0.0, random_allocation: bool = False) -> Tensor:
+def sample_schedule(
+    n_units: int,
+    n_positions: int,
+    generator: torch.Generator | None = None,
+    latency_skew: float = 0.0,
+    random_allocation: bool = False,
+) -> Tensor:
     """phi [n_positions]: source units visible at each target position; monotone, phi[-1] == n_units."""
     if n_positions < 1 or n_units < 0:
         raise ValueError(f"need n_positions >= 1 and n_units >= 0, got {n_positions}, {n_units}")

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import REPO
 
 from speech_proactive import audio
 from speech_proactive.bench.cli import main
@@ -17,9 +18,8 @@ from speech_proactive.bench.reencode import REENCODE_KEYS, sampled_total
 from speech_proactive.bench.runtime import Runtime
 from speech_proactive.bench.streaming import BENCH_DECODE, MARKS_S, TOKENS_PER_CHUNK, bench_policy, stream
 from speech_proactive.bench.training import TRAIN_VARIANTS, loss_fn, naive_duplicated_loss, step_flops, train_batch
-from speech_proactive.training.losses import LossConfig, compute_losses
 from speech_proactive.streaming.session import Session
-from helpers import REPO
+from speech_proactive.training.losses import LossConfig, compute_losses
 
 CPU = Runtime(torch.device("cpu"), torch.float32)
 # None is a valid value only here: skipped under --quick, CUDA-only, or not applicable yet
@@ -53,8 +53,17 @@ def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
     out = tmp_path / "bench.json"
     assert main(["--size", "tiny", "--quick", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert set(r) == {"schema", "meta", "memory", "streaming", "reencode", "encoder_cache", "train", "compute",
-                      "targets"}
+    assert set(r) == {
+        "schema",
+        "meta",
+        "memory",
+        "streaming",
+        "reencode",
+        "encoder_cache",
+        "train",
+        "compute",
+        "targets",
+    }
     assert {"torch", "device_name", "size", "dims", "threads", "dtype", "wall_s", "graphs"} <= set(r["meta"])
     assert r["meta"]["graphs"] is False
     ratios = {"p95_ratio_120s_vs_5s", "p50_ratio_120s_vs_5s"}
@@ -80,7 +89,7 @@ def test_bench_times_the_plain_session_path(tiny, one_thread):
     timed = stream(tiny, samples, CPU)
     plain = Session(tiny, bench_policy(), options=BENCH_DECODE)
     for start in range(0, len(samples), 1234):  # other push sizes: the session re-chunks the audio itself
-        plain.push_audio(samples[start:start + 1234], finished=start + 1234 >= len(samples))
+        plain.push_audio(samples[start : start + 1234], finished=start + 1234 >= len(samples))
     n_chunks = len(samples) // audio.ms_to_samples(tiny.cfg.encoder.chunk_ms)
     assert len(timed.chunk_ms) == n_chunks
     assert timed.tokens == plain.state.tokens

@@ -11,19 +11,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import REPO
 from scipy.signal import resample_poly
 
 from speech_proactive import audio
-from helpers import REPO
-
 
 pytestmark = pytest.mark.slow
 
 
 def translate(*args: str | Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "speech_proactive.translate", *map(str, args)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "speech_proactive.translate", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +116,14 @@ def test_translate_any_policy_spec_and_qa(bundle, model, speech_wav):
     assert all(e["source_ms"] > 0 for e in emissions)
 
 
-@pytest.mark.parametrize("args, message", [(["--task", "qa"], "needs --prompt"),
-                                           (["--prompt", "Who?"], "only for --task qa"),
-                                           (["--policy", "entropy:soon"], "entropy")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "qa"], "needs --prompt"),
+        (["--prompt", "Who?"], "only for --task qa"),
+        (["--policy", "entropy:soon"], "entropy"),
+    ],
+)
 def test_translate_bad_policy_or_task(bundle, speech_wav, args, message):
     r = translate("--model", bundle, *args, speech_wav)
     assert r.returncode == 2

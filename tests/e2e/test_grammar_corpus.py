@@ -2,14 +2,14 @@
 
 import pytest
 
-from speech_proactive.data.corpora import corpus_build
-from speech_proactive.data.corpora import grammar_corpus
+from speech_proactive.data.corpora import corpus_build, grammar_corpus
 from speech_proactive.data.manifest import read_manifest
 
 
 def test_build_small_corpus(tmp_path):
-    from helpers import espeak  # noqa: F401  (skips with a reason when espeak-ng is missing)
     import shutil
+
+    from helpers import espeak  # noqa: F401  (skips with a reason when espeak-ng is missing)
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (make setup installs it)")

@@ -20,22 +20,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import sounddevice
+from helpers import REPO, espeak
 
-from helpers import espeak
 from speech_proactive import audio
-from speech_proactive.config import DecodeOptions, EncoderConfig, TaskSpec
 from speech_proactive.apps.live.__main__ import main
 from speech_proactive.apps.live.blocks import END, Block, BlockQueue
 from speech_proactive.apps.live.convert import ToModelAudio
 from speech_proactive.apps.live.display import Terminal
-from speech_proactive.streaming.events import SegmentEnded, Status, Summary, TextUpdate
 from speech_proactive.apps.live.file_source import FileSource
 from speech_proactive.apps.live.runner import Runner
-from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
-from speech_proactive.streaming.vad import EnergyVad
+from speech_proactive.config import DecodeOptions, EncoderConfig, TaskSpec
+from speech_proactive.streaming.events import SegmentEnded, Status, Summary, TextUpdate
 from speech_proactive.streaming.policy_spec import parse_policy
+from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
 from speech_proactive.streaming.session import Session
-from helpers import REPO
+from speech_proactive.streaming.vad import EnergyVad
 
 POLICY = "wait-k:2:1"
 CHUNK_N = audio.ms_to_samples(320)
@@ -49,8 +48,12 @@ def silence(ms: float) -> np.ndarray:
 def utterances(tmp_path_factory) -> list[np.ndarray]:
     """Two real espeak sentences, 16 kHz mono."""
     d = tmp_path_factory.mktemp("live-speech")
-    return [audio.load_audio(espeak(text, d / f"{i}.wav")) for i, text in
-            enumerate(["the old man reads a book in the garden", "a young woman drinks coffee at the station"])]
+    return [
+        audio.load_audio(espeak(text, d / f"{i}.wav"))
+        for i, text in enumerate(
+            ["the old man reads a book in the garden", "a young woman drinks coffee at the station"]
+        )
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +91,7 @@ def voiced_span_ms(samples: np.ndarray, threshold: float = 1e-3) -> tuple[float,
 
 # -- file mode end to end -----------------------------------------------------------------------------------
 
+
 def test_file_mode_events_in_order(file_run, two_sentences):
     kinds = [e["event"] for e in file_run]
     assert kinds[0] == "segment_start" and kinds[-1] == "summary" and kinds.count("summary") == 1
@@ -118,8 +122,12 @@ def test_file_mode_final_flush_equals_plain_session(file_run, two_sentences, mod
     assert ends
     n_printed = 0
     for end in ends:
-        printed = [w for e in file_run if e["event"] in ("text", "segment_end") and e["segment"] == end["segment"]
-                   for w in e["words"].split()]
+        printed = [
+            w
+            for e in file_run
+            if e["event"] in ("text", "segment_end") and e["segment"] == end["segment"]
+            for w in e["words"].split()
+        ]
         session.reset()
         start_n, end_n = audio.ms_to_samples(end["start_ms"]), audio.ms_to_samples(end["end_ms"])
         session.push_audio(samples[start_n:end_n], finished=True)
@@ -185,8 +193,24 @@ def test_segmenter_holds_short_pauses_drops_trailing_silence_and_stops_feeding_a
     quiet = silence(320)
     session = FakeSession()
     seg = Segmenter(session, SegmenterConfig(pause_ms=1000))
-    blocks = [quiet, tone, quiet, quiet, tone, quiet, quiet, quiet, quiet, quiet,
-              tone, tone, quiet, quiet, quiet, quiet]
+    blocks = [
+        quiet,
+        tone,
+        quiet,
+        quiet,
+        tone,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        tone,
+        tone,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+    ]
     events = []
     for i, block in enumerate(blocks):
         if i == 10:
@@ -198,9 +222,11 @@ def test_segmenter_holds_short_pauses_drops_trailing_silence_and_stops_feeding_a
         (n, False),  # the first quiet block is within the hangover: fed
         (2 * n, False),  # a short pause (held) and the speech after it: fed together, as they were
         (n, False),  # hangover
-        (0, True), "reset",  # 3 more quiet blocks: the pause ends the segment; they are never fed
+        (0, True),
+        "reset",  # 3 more quiet blocks: the pause ends the segment; they are never fed
         (2 * n, False),  # the next onset with its pre-roll (the last quiet block); the model ends its output
-        (0, True), "reset",  # nothing more fed (it would write nothing): the pause ends the segment as usual
+        (0, True),
+        "reset",  # nothing more fed (it would write nothing): the pause ends the segment as usual
     ]
     ends = [e for e in events if isinstance(e, SegmentEnded)]
     assert [e.reason for e in ends] == ["pause", "pause"]
@@ -210,6 +236,7 @@ def test_segmenter_holds_short_pauses_drops_trailing_silence_and_stops_feeding_a
 
 
 # -- queue and overflow -------------------------------------------------------------------------------------
+
 
 def test_queue_drops_and_counts_when_full():
     q = BlockQueue(3)
@@ -244,6 +271,7 @@ def test_real_time_file_drops_what_the_model_cannot_take(tmp_path, model, uttera
 
 # -- long streams -------------------------------------------------------------------------------------------
 
+
 def long_stream(utterances: list[np.ndarray], minutes: float) -> np.ndarray:
     """Sentences with pauses, runs of sentences with short gaps, and long uninterrupted speech."""
     a, b = utterances
@@ -263,8 +291,21 @@ def test_long_stream_cache_stays_bounded(tmp_path, bundle, model, utterances):
     out = io.StringIO()
     real_stdout, sys.stdout = sys.stdout, out
     try:
-        rc = main(["--model", str(bundle), "--policy", POLICY, "--wav", str(wav), "--speed", "0", "--jsonl",
-                   "--max-segment-s", str(max_segment_s)])
+        rc = main(
+            [
+                "--model",
+                str(bundle),
+                "--policy",
+                POLICY,
+                "--wav",
+                str(wav),
+                "--speed",
+                "0",
+                "--jsonl",
+                "--max-segment-s",
+                str(max_segment_s),
+            ]
+        )
     finally:
         sys.stdout = real_stdout
     assert rc == 0
@@ -278,8 +319,13 @@ def test_long_stream_cache_stays_bounded(tmp_path, bundle, model, utterances):
     n_chunks = max_segment_s * 1000 // 320
     encoder_bound = max_segment_s * 1000 // audio.ENC_FRAME_MS
     opts = DecodeOptions()
-    lm_bound = (len(model.prompt_ids(Session(model).task)) + n_chunks * model.vectors_per_chunk
-                + opts.max_tokens_per_chunk * n_chunks + opts.max_tokens_extra + 1)
+    lm_bound = (
+        len(model.prompt_ids(Session(model).task))
+        + n_chunks * model.vectors_per_chunk
+        + opts.max_tokens_per_chunk * n_chunks
+        + opts.max_tokens_extra
+        + 1
+    )
     assert 0.8 * encoder_bound <= max(s["encoder_frames"] for s in status) <= encoder_bound  # full, never more
     assert max(s["lm_cache_len"] for s in status) <= lm_bound
     # and flat: the last minute's largest cache is no larger than the first minute's
@@ -290,6 +336,7 @@ def test_long_stream_cache_stays_bounded(tmp_path, bundle, model, utterances):
 
 
 # -- microphone ---------------------------------------------------------------------------------------------
+
 
 def no_devices():
     return sounddevice.DeviceList([])
@@ -328,7 +375,7 @@ class FakeInputStream:
 
     def _play(self):
         for i in range(0, len(self.audio), self.blocksize):
-            self.callback(self.audio[i:i + self.blocksize].copy(), self.blocksize, None, None)
+            self.callback(self.audio[i : i + self.blocksize].copy(), self.blocksize, None, None)
             time.sleep(0.002)
         time.sleep(0.5)
         # Ctrl-C while speech is still in the segment: it must be flushed. A real signal, not
@@ -350,8 +397,9 @@ def default_sigint():
     signal.signal(signal.SIGINT, previous)
 
 
-def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys, bundle, utterances, tmp_path,
-                                                            default_sigint):
+def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(
+    monkeypatch, capsys, bundle, utterances, tmp_path, default_sigint
+):
     from scipy.signal import resample_poly
 
     speech = np.concatenate([silence(500), utterances[0]])
@@ -380,7 +428,7 @@ def test_microphone_44k_stereo_converted_and_ctrl_c_flushes(monkeypatch, capsys,
     heard = audio.load_audio(saved)
     assert abs(len(heard) - len(speech)) <= CHUNK_N
     assert abs(summary["duration_ms"] - audio.samples_to_ms(len(speech))) <= 320
-    assert np.corrcoef(heard[:len(speech)], 0.75 * speech[:len(heard)])[0, 1] > 0.99
+    assert np.corrcoef(heard[: len(speech)], 0.75 * speech[: len(heard)])[0, 1] > 0.99
 
 
 def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path, default_sigint):
@@ -389,9 +437,25 @@ def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path, default_sigint):
     wav = tmp_path / "long.wav"
     audio.write_wav(wav, np.concatenate([utterances[0]] * 12))  # ~30 s: the Ctrl-C surely lands mid-play
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "speech_proactive.live", "--model", str(bundle), "--policy",
-                             POLICY, "--wav", str(wav), "--jsonl"], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "speech_proactive.live",
+            "--model",
+            str(bundle),
+            "--policy",
+            POLICY,
+            "--wav",
+            str(wav),
+            "--jsonl",
+        ],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lines = [proc.stdout.readline()]  # the first event: the model is loaded and playing
     assert lines[0], proc.communicate(timeout=60)[1]
     time.sleep(1.0)
@@ -407,6 +471,7 @@ def test_ctrl_c_from_the_terminal(bundle, utterances, tmp_path, default_sigint):
 
 # -- display and settings -----------------------------------------------------------------------------------
 
+
 def test_terminal_display_redraws_in_place():
     out = io.StringIO()
     show = Terminal(out)
@@ -418,14 +483,27 @@ def test_terminal_display_redraws_in_place():
     assert "der\x1b[2m al" in text  # the unfinished word, dimmed, after the complete ones
     assert "lag 35 ms" in text and "READ 2 WRITE 1" in text and "dropped 0" in text
     assert "[0:00.0-0:01.3] der alte Mann\n" in text
-    assert text.endswith("0:01.3 of audio, 1 segments, 3 words, mean lag 35 ms, 20.0 ms compute per chunk, "
-                         "0 dropped chunks\n")
+    assert text.endswith(
+        "0:01.3 of audio, 1 segments, 3 words, mean lag 35 ms, 20.0 ms compute per chunk, 0 dropped chunks\n"
+    )
 
 
 def test_plain_lines_when_not_a_terminal_and_saved_transcript(capsys, bundle, two_sentences, tmp_path):
     transcript = tmp_path / "transcript.txt"
-    rc = main(["--model", str(bundle), "--policy", POLICY, "--wav", str(two_sentences), "--speed", "0",
-               "--save-transcript", str(transcript)])
+    rc = main(
+        [
+            "--model",
+            str(bundle),
+            "--policy",
+            POLICY,
+            "--wav",
+            str(two_sentences),
+            "--speed",
+            "0",
+            "--save-transcript",
+            str(transcript),
+        ]
+    )
     out = capsys.readouterr().out.splitlines()
     assert rc == 0 and len(out) == 3  # captured stdout is not a terminal: one line per segment, the summary
     assert out[0].startswith("[0:00.0-") and out[1].startswith("[0:0")
@@ -434,8 +512,9 @@ def test_plain_lines_when_not_a_terminal_and_saved_transcript(capsys, bundle, tw
 
 
 def test_segment_longer_than_the_positional_table_is_refused(capsys, bundle, model, two_sentences):
-    rc, _, err = run_live(capsys, "--model", bundle, "--policy", POLICY, "--wav", two_sentences,
-                          "--max-segment-s", "30")
+    rc, _, err = run_live(
+        capsys, "--model", bundle, "--policy", POLICY, "--wav", two_sentences, "--max-segment-s", "30"
+    )
     assert rc == 2 and "positional table" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="positional table"):
         SegmenterConfig(max_segment_ms=30_000).validate(model.cfg.encoder)
@@ -445,20 +524,37 @@ def test_qa_answers_the_prompt_over_one_segment_of_the_passage(capsys, bundle, m
     """--task qa: the question is the prompt, and a 1.5 s pause between sentences stays inside one segment
     (QA's default --pause-ms 2000), so the answer is what a plain QA session writes on the whole passage."""
     question = "Where does the man read?"
-    rc, events, _ = run_live(capsys, "--model", bundle, "--policy", POLICY, "--wav", two_sentences, "--speed", "0",
-                             "--jsonl", "--task", "qa", "--prompt", question)
+    rc, events, _ = run_live(
+        capsys,
+        "--model",
+        bundle,
+        "--policy",
+        POLICY,
+        "--wav",
+        two_sentences,
+        "--speed",
+        "0",
+        "--jsonl",
+        "--task",
+        "qa",
+        "--prompt",
+        question,
+    )
     assert rc == 0
     ends = [e for e in events if e["event"] == "segment_end"]
     assert len(ends) == 1
     session = Session(model, parse_policy(POLICY).policy, TaskSpec("qa", "en", "en", question))
     samples = audio.load_audio(two_sentences)
-    session.push_audio(samples[audio.ms_to_samples(ends[0]["start_ms"]):audio.ms_to_samples(ends[0]["end_ms"])],
-                       finished=True)
+    session.push_audio(
+        samples[audio.ms_to_samples(ends[0]["start_ms"]) : audio.ms_to_samples(ends[0]["end_ms"])], finished=True
+    )
     assert ends[0]["text"].split() == session.final_text.split()
 
 
-@pytest.mark.parametrize("args, message", [(["--task", "qa"], "--task qa needs --prompt"),
-                                           (["--prompt", "Who?"], "--prompt is only for --task qa")])
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--task", "qa"], "--task qa needs --prompt"), (["--prompt", "Who?"], "--prompt is only for --task qa")],
+)
 def test_qa_prompt_is_checked(capsys, bundle, two_sentences, args, message):
     with pytest.raises(SystemExit) as e:
         main(["--model", str(bundle), "--wav", str(two_sentences), *args])

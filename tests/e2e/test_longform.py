@@ -16,9 +16,11 @@ from speech_proactive import audio
 from speech_proactive.data.manifest import Utterance, read_manifest, write_manifest
 from speech_proactive.evaluation.longform.talks import TalkSet, build_talks, existing_talks
 
-SENTENCES = [("the old man reads a book in the garden", "der alte Mann liest ein Buch im Garten"),
-             ("a dog sleeps", "ein Hund schläft"),
-             ("my sister sings a song today", "meine Schwester singt heute ein Lied")]
+SENTENCES = [
+    ("the old man reads a book in the garden", "der alte Mann liest ein Buch im Garten"),
+    ("a dog sleeps", "ein Hund schläft"),
+    ("my sister sings a song today", "meine Schwester singt heute ein Lied"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +53,19 @@ def test_talks_hold_each_utterance_at_its_offset_between_silences(manifest, tmp_
         for seg, u in [(s, u) for s, u in zip(segments, manifest.rows) if s["wav"] == Path(w).name]:
             start, n = round(seg["offset"] * audio.SAMPLE_RATE), round(seg["duration"] * audio.SAMPLE_RATE)
             assert seg["id"] == u.id and n == u.n_samples
-            np.testing.assert_array_equal(talk[start:start + n], audio.load_audio(manifest.audio_path(u)))
-            covered[start:start + n] = True
+            np.testing.assert_array_equal(talk[start : start + n], audio.load_audio(manifest.audio_path(u)))
+            covered[start : start + n] = True
         assert not talk[~covered].any(), "everything between the sentences is silence"
-        assert (~covered)[:audio.ms_to_samples(500)].all(), "a talk starts with the gap"
+        assert (~covered)[: audio.ms_to_samples(500)].all(), "a talk starts with the gap"
     assert talks.audio_s == total / audio.SAMPLE_RATE
 
 
 def test_talks_refuse_what_they_cannot_hold(manifest, tmp_path):
     with pytest.raises(ValueError, match="at least one sentence"):
         build_talks(manifest, tmp_path / "t", per_talk=0)
-    mixed = write_manifest(tmp_path / "mixed.jsonl", [manifest.rows[0],
-                                                      Utterance(**{**manifest.rows[1].__dict__, "tgt_lang": "fr"})])
+    mixed = write_manifest(
+        tmp_path / "mixed.jsonl", [manifest.rows[0], Utterance(**{**manifest.rows[1].__dict__, "tgt_lang": "fr"})]
+    )
     m = read_manifest(mixed, check_audio=False)
     with pytest.raises(ValueError, match="one language pair"):
         build_talks(m, tmp_path / "t")
@@ -77,8 +80,9 @@ def test_talks_refuse_what_they_cannot_hold(manifest, tmp_path):
 
 def test_real_layout_is_read_as_given(manifest, tmp_path):
     made = build_talks(manifest, tmp_path / "made", per_talk=2)
-    talks = existing_talks(made.audio_definition, made.references, made.wav_list.parent / "wav", "en", "de",
-                           tmp_path / "real")
+    talks = existing_talks(
+        made.audio_definition, made.references, made.wav_list.parent / "wav", "en", "de", tmp_path / "real"
+    )
     assert (talks.n_talks, talks.n_sentences) == (2, 3)
     assert talks.wav_list.read_text() == made.wav_list.read_text()
     assert talks.audio_s == pytest.approx(made.audio_s)
@@ -93,13 +97,24 @@ def test_scores_of_a_hand_made_log(tmp_path):
     (tmp_path / "refs.txt").write_text("".join(r + "\n" for r in refs))
     segs = [{"wav": "talk.wav", "offset": 1.0, "duration": 2.0}, {"wav": "talk.wav", "offset": 4.0, "duration": 2.5}]
     (tmp_path / "segs.yaml").write_text(yaml.safe_dump(segs))
-    lines = [{"id": 0, "metadata": {"wav_name": "/x/talk.wav"}},
-             {"id": 0, "total_audio_processed": 1.5, "computation_time": 0.05, "generated_tokens": [],
-              "deleted_tokens": []},
-             {"id": 0, "total_audio_processed": 2.5, "computation_time": 0.1, "generated_tokens": refs[0].split(),
-              "deleted_tokens": []},
-             {"id": 0, "total_audio_processed": 6.0, "computation_time": 0.2, "generated_tokens": refs[1].split(),
-              "deleted_tokens": []}]
+    lines = [
+        {"id": 0, "metadata": {"wav_name": "/x/talk.wav"}},
+        {"id": 0, "total_audio_processed": 1.5, "computation_time": 0.05, "generated_tokens": [], "deleted_tokens": []},
+        {
+            "id": 0,
+            "total_audio_processed": 2.5,
+            "computation_time": 0.1,
+            "generated_tokens": refs[0].split(),
+            "deleted_tokens": [],
+        },
+        {
+            "id": 0,
+            "total_audio_processed": 6.0,
+            "computation_time": 0.2,
+            "generated_tokens": refs[1].split(),
+            "deleted_tokens": [],
+        },
+    ]
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(json.dumps(d) + "\n" for d in lines))
     talks = TalkSet(tmp_path / "wavs.txt", tmp_path / "segs.yaml", tmp_path / "refs.txt", "en", "en", 1, 2, 6.0)
@@ -119,15 +134,15 @@ def segmenter_texts(bundle: Path, policy: str, samples: np.ndarray) -> tuple[str
     """The live segmenter over a session, fed a whole stream as simulstream feeds it, read independently of the
     processor's word reporting: every segment's final text joined, and the text of the segment that only the
     end of the stream closes ("" if a pause closed the last one)."""
-    from speech_proactive.streaming.events import SegmentEnded
     from speech_proactive.integrations.simulstream_processor import ProactiveProcessor
+    from speech_proactive.streaming.events import SegmentEnded
 
     cfg = SimpleNamespace(model=str(bundle), policy=policy, src_lang="en", tgt_lang="de")
     ProactiveProcessor.load_model(cfg)
     seg = ProactiveProcessor(cfg).segmenter
     events, step = [], audio.ms_to_samples(320)
     for start in range(0, len(samples), step):
-        events += seg.feed(samples[start:start + step], start).events
+        events += seg.feed(samples[start : start + step], start).events
     at_end = seg.finish("end").events
     texts = [e.text for e in events + at_end if isinstance(e, SegmentEnded)]
     return " ".join(t for t in texts if t.strip()), " ".join(e.text for e in at_end if isinstance(e, SegmentEnded))
@@ -160,8 +175,19 @@ def test_processor_under_the_simulstream_cli_logs_every_word(manifest, bundle, t
 def test_cli_writes_results_and_reuses_finished_runs(manifest, bundle, tmp_path, capsys):
     from speech_proactive.evaluation.longform.run import main
 
-    argv = ["--model", str(bundle), "--manifest", str(manifest.path), "--per-talk", "2",
-            "--policies", "offline", "wait-k:1", "--out", str(tmp_path / "out")]
+    argv = [
+        "--model",
+        str(bundle),
+        "--manifest",
+        str(manifest.path),
+        "--per-talk",
+        "2",
+        "--policies",
+        "offline",
+        "wait-k:1",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(argv) == 0
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert [r["policy"] for r in rows] == ["offline", "wait-k:1"]
@@ -173,8 +199,21 @@ def test_cli_writes_results_and_reuses_finished_runs(manifest, bundle, tmp_path,
     assert len(logs) == 2
     assert main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in logs} == logs, "a finished setting is not run again"
-    assert main(["--model", str(bundle), "--policies", "offline", "--out", str(tmp_path / "x"),
-                 "--audio-definition", "a.yaml"]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                str(bundle),
+                "--policies",
+                "offline",
+                "--out",
+                str(tmp_path / "x"),
+                "--audio-definition",
+                "a.yaml",
+            ]
+        )
+        == 2
+    )
     assert "--references" in capsys.readouterr().err
 
 
@@ -201,24 +240,48 @@ def test_simulstreams_websocket_server_serves_the_processor(manifest, bundle, tm
 
     talks = build_talks(manifest, tmp_path / "talks", per_talk=3, gap_ms=800)
     port = free_port()
-    server_cfg = {"hostname": "127.0.0.1", "port": port, "pool_size": 1, "acquire_timeout": 30,
-                  "metrics": {"enabled": True, "filename": str(tmp_path / "metrics.jsonl")}}
+    server_cfg = {
+        "hostname": "127.0.0.1",
+        "port": port,
+        "pool_size": 1,
+        "acquire_timeout": 30,
+        "metrics": {"enabled": True, "filename": str(tmp_path / "metrics.jsonl")},
+    }
     (tmp_path / "server.yaml").write_text(yaml.safe_dump(server_cfg))
     args = SimpleNamespace(model=bundle, pause_ms=600.0, max_segment_s=20.0)
     (tmp_path / "proc.yaml").write_text(yaml.safe_dump(processor_config(args, "wait-k:1", talks, 1)))
     bin_dir = Path(sys.executable).parent
     log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([str(bin_dir / "simulstream_server"), "--server-config", str(tmp_path / "server.yaml"),
-                               "--speech-processor-config", str(tmp_path / "proc.yaml")],
-                              stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            str(bin_dir / "simulstream_server"),
+            "--server-config",
+            str(tmp_path / "server.yaml"),
+            "--speech-processor-config",
+            str(tmp_path / "proc.yaml"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 120
         while "server listening" not in (tmp_path / "server.log").read_text() and time.time() < deadline:
             assert server.poll() is None, (tmp_path / "server.log").read_text()
             time.sleep(0.5)
-        subprocess.run([str(bin_dir / "simulstream_wavs_client"), "--uri", f"ws://127.0.0.1:{port}/",
-                        "--wav-list-file", str(talks.wav_list), "--chunk-duration-ms", "320"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(bin_dir / "simulstream_wavs_client"),
+                "--uri",
+                f"ws://127.0.0.1:{port}/",
+                "--wav-list-file",
+                str(talks.wav_list),
+                "--chunk-duration-ms",
+                "320",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

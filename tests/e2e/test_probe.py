@@ -9,27 +9,39 @@ import types
 import pytest
 import torch
 
-from speech_proactive.streaming import calibrate
-from speech_proactive.evaluation import evaluate
-from speech_proactive.training import probe
 from speech_proactive.config import TaskSpec
 from speech_proactive.data.manifest import read_manifest
+from speech_proactive.evaluation import evaluate
 from speech_proactive.model.frontend import log_mel
+from speech_proactive.streaming import calibrate
 from speech_proactive.streaming.policies import Action, Policy, PolicyView, Probe
 from speech_proactive.streaming.policy_spec import parse_policy
-from speech_proactive.training.probe_data import (Examples, LabelConfig, asked, collect, kl_divergence, partial_views,
-                                         sufficient, utterance_examples)
 from speech_proactive.streaming.probe_head import ProbeHead, ProbeMissing, features, load_probe, save_probe
 from speech_proactive.streaming.session import Session
+from speech_proactive.training import probe
+from speech_proactive.training.probe_data import (
+    Examples,
+    LabelConfig,
+    asked,
+    collect,
+    kl_divergence,
+    partial_views,
+    sufficient,
+    utterance_examples,
+)
 
 READ, WRITE = Action.READ, Action.WRITE
 
 
 def test_label_rule_on_hand_built_logits():
     full = torch.tensor([[4.0, 0.0, 0.0], [4.0, 0.0, 0.0], [8.0, 0.0, 0.0]])
-    partial = torch.tensor([[3.8, 0.0, 0.0],  # same argmax, close distribution
-                            [0.0, 4.0, 0.0],  # another token
-                            [1.0, 0.9, 0.9]])  # same argmax, but far less sure than the full view
+    partial = torch.tensor(
+        [
+            [3.8, 0.0, 0.0],  # same argmax, close distribution
+            [0.0, 4.0, 0.0],  # another token
+            [1.0, 0.9, 0.9],
+        ]
+    )  # same argmax, but far less sure than the full view
     kl = kl_divergence(full, partial)
     assert kl[0] < 0.01 and kl[2] > 0.5
     assert sufficient(full, partial, kl_bound=0.5).tolist() == [True, False, False]
@@ -77,7 +89,7 @@ def test_collected_views_equal_what_the_session_shows(model, speech):
     policy = ReadThenWrite(chunk=c)
     s = Session(model, policy, task)
     for i in range(0, len(speech), 5120):
-        s.push_audio(speech[i:i + 5120], finished=i + 5120 >= len(speech))
+        s.push_audio(speech[i : i + 5120], finished=i + 5120 >= len(speech))
     n_src = c * model.vectors_per_chunk
     tokens = [t for t, n in zip(s.state.tokens, s.state.token_n_source) if n == n_src]  # written at chunk c
     at_c = [v for v in policy.seen if v.n_chunks_read == c and not v.source_finished]
@@ -92,13 +104,12 @@ def test_collected_views_equal_what_the_session_shows(model, speech):
     for view, t in zip(at_c, ts):
         torch.testing.assert_close(view.hidden, v.hidden[0, t], rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(view.next_logits, v.logits[0, t], rtol=1e-4, atol=1e-4)
-    where = asked(model, v.logits, "word")[0, :len(tokens)]
+    where = asked(model, v.logits, "word")[0, : len(tokens)]
     assert [t for t in range(len(tokens)) if where[t]] == [t for t in ts if t < len(tokens)]
     # the whole collection path (its own greedy target) at the first query after c chunks
     ex = utterance_examples(model, mel, task, LabelConfig(), group=0)
     first = int((ex.n_chunks == c).nonzero()[0])
-    torch.testing.assert_close(ex.features[first], features(at_c[0].hidden, at_c[0].next_logits),
-                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ex.features[first], features(at_c[0].hidden, at_c[0].next_logits), rtol=1e-4, atol=1e-4)
     assert set(ex.n_chunks.tolist()) == set(range(1, -(-len(source) // model.vectors_per_chunk)))
 
 
@@ -106,8 +117,14 @@ def hand_head(n_features: int, weight: float = 10.0) -> ProbeHead:
     """Logistic regression on feature 0 (the first hidden unit): positive means sufficient."""
     w2 = torch.zeros(n_features)
     w2[0] = weight
-    return ProbeHead(torch.zeros(n_features), torch.ones(n_features), torch.zeros(0, n_features), torch.zeros(0),
-                     w2, torch.tensor(0.0))
+    return ProbeHead(
+        torch.zeros(n_features),
+        torch.ones(n_features),
+        torch.zeros(0, n_features),
+        torch.zeros(0),
+        w2,
+        torch.tensor(0.0),
+    )
 
 
 def test_probe_policy_decisions_on_hand_built_views():
@@ -173,7 +190,8 @@ def test_probe_file_round_trip_through_the_bundle(model, bundle, tmp_path):
     assert p.threshold == 0.4 and p.probe_id == loaded.probe_id and len(p.probe_id) == 12
     hidden, logits = torch.randn(d), torch.randn(model.lm.vocab_size)
     assert p.score(PolicyView(1, False, 0, next_logits=logits, hidden=hidden)) == pytest.approx(
-        1 - float(head.p_sufficient(hidden, logits)), abs=1e-6)
+        1 - float(head.p_sufficient(hidden, logits)), abs=1e-6
+    )
     save_probe(bundle, hand_head(d), {})  # a probe for another model's hidden size is refused
     with pytest.raises(ValueError, match=f"this model's are {d}-dim"):
         calibrate.resolve(parse_policy("probe:0.5"), bundle, model)
@@ -198,16 +216,49 @@ def test_probe_cli_then_evaluate_cli_end_to_end(model, bundle, tmp_path, capsys)
     # a random model barely listens to the audio: put the bound where both labels occur
     kl = collect(model, [read_manifest(samples)], 2, LabelConfig(), progress=False).kl
     bound = float(kl.median())
-    assert probe.main(["--model", str(bundle), "--manifest", str(samples), "--limit", "3",
-                       "--kl-bound", str(bound), "--epochs", "3"]) == 0
+    assert (
+        probe.main(
+            [
+                "--model",
+                str(bundle),
+                "--manifest",
+                str(samples),
+                "--limit",
+                "3",
+                "--kl-bound",
+                str(bound),
+                "--epochs",
+                "3",
+            ]
+        )
+        == 0
+    )
     info = json.loads((bundle / "probe.json").read_text())
     assert info["labels"]["kl_bound"] == bound and info["data"]["manifests"] == [str(samples)]
     assert info["data"]["n_utterances"] == 3 and 0 < info["data"]["base_rate"] < 1
     assert info["data"]["n_examples"] == info["train_scores"]["n"] + info["held_out_scores"]["n"]
     assert "held-out" in capsys.readouterr().out
     out = tmp_path / "eval"
-    assert evaluate.main(["--model", str(bundle), "--manifest", str(samples), "--dev", str(samples),
-                          "--policies", "probe:q0.5", "wait-k:2", "--limit", "2", "--out", str(out)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(bundle),
+                "--manifest",
+                str(samples),
+                "--dev",
+                str(samples),
+                "--policies",
+                "probe:q0.5",
+                "wait-k:2",
+                "--limit",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["policy"] for r in rows] == ["probe:q0.5", "wait-k:2"] and rows[0]["n"] == 2
     key = f"Probe:probe_id={load_probe(bundle).probe_id}"
@@ -236,7 +287,8 @@ def test_session_with_the_probe_equals_batch(model, speech):
     policy = RecordingProbe(threshold=0.465, head=head)  # this random head's scores straddle 0.465
     s = run(Session(model, policy, task), speech, [5120] * 3 + [777, 3000])
     tokens, n_source = s.state.tokens, s.state.token_n_source
-    assert any(n > 0 and a is READ for n, a in policy.seen) and any(a is WRITE for _, a in policy.seen), \
+    assert any(n > 0 and a is READ for n, a in policy.seen) and any(a is WRITE for _, a in policy.seen), (
         "the probe should READ after a WRITE for this test to cover the peek"
+    )
     logits, _ = batch_logits(model, speech, task, tokens, n_source)
-    assert logits[:len(tokens)].argmax(-1).tolist() == tokens
+    assert logits[: len(tokens)].argmax(-1).tolist() == tokens

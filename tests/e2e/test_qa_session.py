@@ -8,14 +8,14 @@ import shutil
 import pytest
 import torch
 
-from speech_proactive.training import dataset
-from speech_proactive.evaluation import evaluate
 from speech_proactive.config import TaskSpec
 from speech_proactive.data.corpora import qa_corpus
 from speech_proactive.data.manifest import read_manifest
+from speech_proactive.evaluation import evaluate
 from speech_proactive.streaming.decode import decode_manifest
 from speech_proactive.streaming.policies import Offline, WaitK
 from speech_proactive.streaming.session import Session
+from speech_proactive.training import dataset
 from speech_proactive.training.loop import train
 
 
@@ -61,9 +61,29 @@ def test_qa_manifest_decodes_with_ideal_moments(model, qa_dir):
 
 def test_sweep_on_qa_writes_f1_and_answer_latency(bundle, qa_dir, tmp_path):
     out, bundle = tmp_path / "eval", shutil.copytree(bundle, tmp_path / "bundle")  # calibration is saved in it
-    assert evaluate.main(["--model", str(bundle), "--manifest", str(qa_dir / "all.jsonl"), "--policies", "offline",
-                          "wait-k:1", "entropy:q0.5", "attention:0.5", "oracle", "--limit", "3", "--dev", str(qa_dir / "all.jsonl"),
-                          "--out", str(out)]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(bundle),
+                "--manifest",
+                str(qa_dir / "all.jsonl"),
+                "--policies",
+                "offline",
+                "wait-k:1",
+                "entropy:q0.5",
+                "attention:0.5",
+                "oracle",
+                "--limit",
+                "3",
+                "--dev",
+                str(qa_dir / "all.jsonl"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["policy"] for r in rows] == ["offline", "wait-k:1", "entropy:q0.5", "attention:0.5", "oracle"]
     for r in rows:
@@ -101,8 +121,18 @@ def test_simuleval_agent_answers_each_instance_its_own_question(model, bundle, q
     assert len({u.question for u in rows}) > 1, "different questions are needed for this test to mean anything"
     lists = tmp_path / "lists"
     write_lists(m, lists, limit=3)
-    log = run_simuleval(lists, bundle, "offline", tmp_path / "out", "--task", "qa", "--src-lang", "en",
-                        "--tgt-lang", str(lists / "tgt_lang.txt"))
+    log = run_simuleval(
+        lists,
+        bundle,
+        "offline",
+        tmp_path / "out",
+        "--task",
+        "qa",
+        "--src-lang",
+        "en",
+        "--tgt-lang",
+        str(lists / "tgt_lang.txt"),
+    )
     instances = read_instances(log)
     assert len(instances) == 3
     for ins, u, d in zip(instances, rows, decode_manifest(model, m, Offline(), rows, progress=False)):
@@ -139,7 +169,7 @@ def test_qa_timeline_equals_a_stream_stopped_after_each_chunk(model, qa_dir, cap
         for c in (1, len(t.entropy)):
             st = LMState()
             model.lm.start(st, model.prompt_ids(TaskSpec("qa", "en", "en", u.question)))
-            model.lm.read(st, source[:c * model.vectors_per_chunk])
+            model.lm.read(st, source[: c * model.vectors_per_chunk])
             log_p = torch.log_softmax(model.lm.write(st, model.start_id).logits[0, -1].float(), -1)
             assert float(-(log_p.exp() * log_p).sum()) == pytest.approx(t.entropy[c - 1], abs=1e-4)
     assert 1 <= t.ideal_chunk <= len(t.entropy) and t.position in ("early", "middle", "end")

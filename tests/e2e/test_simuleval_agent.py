@@ -8,19 +8,21 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers import SIMULEVAL_SEGMENT_MS as SEGMENT_MS
+from helpers import run_simuleval
 
 from speech_proactive import audio
 from speech_proactive.config import TaskSpec
-from speech_proactive.streaming.policy_spec import parse_policy
 from speech_proactive.evaluation.metrics.instances_log import read_instances, score_log
-from speech_proactive.streaming.session import Session
+from speech_proactive.streaming.policy_spec import parse_policy
 from speech_proactive.streaming.resample import StreamResampler
-from helpers import run_simuleval
-from helpers import SIMULEVAL_SEGMENT_MS as SEGMENT_MS
+from speech_proactive.streaming.session import Session
 
-UTTERANCES = [("the old man reads a book in the garden", "der alte mann liest ein buch im garten", 16000),
-              ("hello world", "hallo welt", 22050),  # left at espeak's own rate: the agent resamples it
-              ("a small cat sleeps", "eine kleine katze schläft", 16000)]
+UTTERANCES = [
+    ("the old man reads a book in the garden", "der alte mann liest ein buch im garten", 16000),
+    ("hello world", "hallo welt", 22050),  # left at espeak's own rate: the agent resamples it
+    ("a small cat sleeps", "eine kleine katze schläft", 16000),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -50,8 +52,9 @@ def corpus(tmp_path_factory) -> Path:
     return d
 
 
-def stream_with_session(model, policy: str, native: np.ndarray, rate: int,
-                        resampler: StreamResampler | None) -> tuple[list[str], list[float]]:
+def stream_with_session(
+    model, policy: str, native: np.ndarray, rate: int, resampler: StreamResampler | None
+) -> tuple[list[str], list[float]]:
     """Words and their delays (ms of native audio sent) from a Session fed as SimulEval feeds the agent:
     SEGMENT_MS pieces, converted to 16 kHz by `resampler`; without one, `native` must already be 16 kHz."""
     session = Session(model, parse_policy(policy).policy, TaskSpec("st", "en", "de"))
@@ -110,10 +113,10 @@ def test_stream_resampler(rate):
     starts = range(0, n, piece)
 
     exact = StreamResampler(rate, exact=True)
-    assert np.array_equal(np.concatenate([exact.push(x[s:s + piece], s + piece >= n) for s in starts]), whole)
+    assert np.array_equal(np.concatenate([exact.push(x[s : s + piece], s + piece >= n) for s in starts]), whole)
 
     fast = StreamResampler(rate)
-    pieces = [fast.push(x[s:s + piece], s + piece >= n) for s in starts]
+    pieces = [fast.push(x[s : s + piece], s + piece >= n) for s in starts]
     assert {len(p) for p in pieces[:-1]} == {audio.ms_to_samples(SEGMENT_MS)}  # a full chunk per segment, at once
     y = np.concatenate(pieces)
     assert y.shape == whole.shape
@@ -121,7 +124,7 @@ def test_stream_resampler(rate):
     n_guessed = math.ceil(fast.reach / fast.down)
     guessed = np.zeros(len(y), bool)
     for end in np.cumsum([len(p) for p in pieces[:-1]]):
-        guessed[end - n_guessed:end] = True
+        guessed[end - n_guessed : end] = True
     assert np.array_equal(y[~guessed], whole[~guessed])
     assert np.abs(y - whole).max() < 0.05
 

@@ -10,8 +10,12 @@ from speech_proactive.data.manifest import read_manifest
 
 
 def squad(contexts_and_qas):
-    return {"data": [{"title": f"t{a}", "paragraphs": [{"context": c, "qas": qas} for c, qas in paras]}
-                     for a, paras in enumerate(contexts_and_qas)]}
+    return {
+        "data": [
+            {"title": f"t{a}", "paragraphs": [{"context": c, "qas": qas} for c, qas in paras]}
+            for a, paras in enumerate(contexts_and_qas)
+        ]
+    }
 
 
 def qa(qid, question, text, start):
@@ -32,10 +36,18 @@ def root(tmp_path):
     espeak("anna lives in berlin", wav_dir / "0_0_0.wav")
     espeak("paul works as a baker", wav_dir / "0_0_1.wav")
     espeak(LONG, wav_dir / "1_0_0.wav")
-    data = squad([[(context, [qa("q1", "Where does Anna live?", "berlin", 14),
-                              qa("q2", "What is Paul's job?", "baker", 38)]),
-                   ("no audio for this one", [qa("q3", "Which?", "audio", 7)])],
-                  [(LONG, [qa("q4", "How long?", "long", 2)])]])
+    data = squad(
+        [
+            [
+                (
+                    context,
+                    [qa("q1", "Where does Anna live?", "berlin", 14), qa("q2", "What is Paul's job?", "baker", 38)],
+                ),
+                ("no audio for this one", [qa("q3", "Which?", "audio", 7)]),
+            ],
+            [(LONG, [qa("q4", "How long?", "long", 2)])],
+        ]
+    )
     (r / "spoken_train-v1.1.json").write_text(json.dumps(data))
     return r
 
@@ -70,7 +82,7 @@ def test_sentences_in_numeric_order_and_clear_errors(tmp_path, capsys):
     for s in (10, 2, 9):
         (tmp_path / f"3_4_{s}.wav").touch()
     assert [p.stem for p in spoken_squad.sentence_wavs(tmp_path, 3, 4)] == ["3_4_2", "3_4_9", "3_4_10"]
-    (tmp_path / "spoken_train-v1.1.json").write_text("{\"version\": 1}")
+    (tmp_path / "spoken_train-v1.1.json").write_text('{"version": 1}')
     assert spoken_squad.main(["--root", str(tmp_path), "--out", str(tmp_path / "o"), "--splits", "train"]) == 2
     assert "not SQuAD v1.1 JSON" in capsys.readouterr().err
     assert spoken_squad.main(["--root", str(tmp_path / "nowhere"), "--splits", "test"]) == 2

@@ -76,8 +76,16 @@ def test_phrase_spoken_as_one_word_is_split_between_its_words():
 def test_word_end_samples_on_made_up_events():
     ph = synth.Phoneme
     words = ("ab", "cd", "-", "ef")  # positions 1, 4, 7, 9; "-" is silent
-    phonemes = (ph(10, 1, "a"), ph(20, 1, "b"), ph(30, 4, "c"), ph(40, 4, "d"), ph(50, 4, "_:"), ph(70, 9, "e"),
-                ph(80, 9, "f"), ph(95, 9, "_"))
+    phonemes = (
+        ph(10, 1, "a"),
+        ph(20, 1, "b"),
+        ph(30, 4, "c"),
+        ph(40, 4, "d"),
+        ph(50, 4, "_:"),
+        ph(70, 9, "e"),
+        ph(80, 9, "f"),
+        ph(95, 9, "_"),
+    )
     speech = synth.Speech(np.zeros(100, np.int16), 22050, phonemes)
     spoken = synth.SpokenWords(speech, (None, 2, 0, None))  # "cd" and the silent "-" form one unit
     assert synth.word_end_samples(spoken, words) == (30, 50, 50, 95)
@@ -103,8 +111,21 @@ def test_audio_is_bit_identical_to_the_command_line(tmp_path, voice):
     words = ("my", "sister", "has", "not", "bought", "a", "new", "bicycle.")
     ours = synth.speak_words_fresh(voice, words).speech
     wav = tmp_path / "cli.wav"
-    subprocess.run(["espeak-ng", "-v", voice.espeak_name, "-s", str(voice.speed_wpm), "-p", str(voice.pitch),
-                    "-w", str(wav), " ".join(words)], check=True)
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            voice.espeak_name,
+            "-s",
+            str(voice.speed_wpm),
+            "-p",
+            str(voice.pitch),
+            "-w",
+            str(wav),
+            " ".join(words),
+        ],
+        check=True,
+    )
     import soundfile as sf
 
     cli, rate = sf.read(str(wav), dtype="int16")
@@ -121,8 +142,9 @@ def _stamps(paths) -> list[int]:
 
 @needs_espeak
 def test_synthesize_all_is_parallel_ordered_and_resumable(tmp_path, monkeypatch):
-    jobs = [job(tmp_path, f"u{i}", EIGHT[i:] + EIGHT[:i], pick_voice("en" if i % 2 else "de", f"u{i}"))
-            for i in range(6)]
+    jobs = [
+        job(tmp_path, f"u{i}", EIGHT[i:] + EIGHT[:i], pick_voice("en" if i % 2 else "de", f"u{i}")) for i in range(6)
+    ]
     first = synthesize_all(jobs, n_workers=2)
     assert [r.id for r in first] == [j.id for j in jobs]
     alone = synthesize(SynthJob(jobs[3].id, jobs[3].words, jobs[3].voice, tmp_path / "alone" / "u3.wav"))
@@ -211,8 +233,9 @@ def test_ideal_read_ms_verb_final_target():
     # "I have read the book" -> "Ich habe das Buch gelesen": "gelesen" depends on the early English "read"
     src_end_ms = [100.0, 300.0, 500.0, 600.0, 900.0]  # I have read the book
     align = [[0], [1], [3], [4], [2]]  # Ich habe das Buch gelesen
-    assert ideal_read_ms(src_end_ms, align) == (100.0, 300.0, 600.0, 900.0, 900.0), "'read' ends at 500, but " \
-        "'gelesen' comes after 'Buch' (900): cumulative max"
+    assert ideal_read_ms(src_end_ms, align) == (100.0, 300.0, 600.0, 900.0, 900.0), (
+        "'read' ends at 500, but 'gelesen' comes after 'Buch' (900): cumulative max"
+    )
     # the other way: "Ich habe das Buch gelesen" -> "I have read the book": "read" waits for the final verb
     de_end_ms = [100.0, 300.0, 450.0, 700.0, 1100.0]
     assert ideal_read_ms(de_end_ms, [[0], [1], [4], [2], [3]]) == (100.0, 300.0, 1100.0, 1100.0, 1100.0)

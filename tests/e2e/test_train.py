@@ -4,13 +4,13 @@ import json
 
 import pytest
 import torch
-
-from speech_proactive.training import dataset
-from speech_proactive.model.bundle import load_model
-from speech_proactive.data.manifest import read_manifest
-from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
-from speech_proactive.training.config import from_dict, load_train_config
 from helpers import PAIRS, losses, tiny_cfg, tiny_corpus
+
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.model.bundle import load_model
+from speech_proactive.training import dataset
+from speech_proactive.training.config import from_dict, load_train_config
+from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,10 @@ def test_train_checkpoint_and_resume_reproduce_the_same_losses(manifest, tmp_pat
     model = load_model(straight / "bundle")  # the final bundle loads through the real loader
     meta = json.loads((straight / "bundle" / "bundle.json").read_text())["meta"]
     assert meta["step"] == 4
-    assert meta["tasks"] == [{"task": "asr", "src_lang": "en", "tgt_lang": "en"},  # what the bundle may be asked
-                             {"task": "st", "src_lang": "en", "tgt_lang": "de"}]
+    assert meta["tasks"] == [
+        {"task": "asr", "src_lang": "en", "tgt_lang": "en"},  # what the bundle may be asked
+        {"task": "st", "src_lang": "en", "tgt_lang": "de"},
+    ]
     assert model.cfg.encoder.n_audio_layer == 1
     assert (straight / "loss.png").stat().st_size > 1000
     assert len(checkpoints(straight)) >= 1 and not list((straight / "checkpoints").glob("*.tmp-*"))
@@ -50,8 +52,12 @@ def test_config_overrides_and_errors(tmp_path):
     # YAML reads 3e-3 as a string: numbers are read as the field's type, and wrong types are named
     cfg = load_train_config(y, ["lr=3e-3", "model.encoder.n_audio_state=192.0"])
     assert cfg.lr == 0.003 and cfg.model.encoder.n_audio_state == 192
-    for bad, what in (("lr=fast", "TrainConfig.lr"), ("max_steps=1.5", "max_steps"), ("loss.mslm=3", "mslm"),
-                      ("model.encoder.n_audio_layer=two", "n_audio_layer")):
+    for bad, what in (
+        ("lr=fast", "TrainConfig.lr"),
+        ("max_steps=1.5", "max_steps"),
+        ("loss.mslm=3", "mslm"),
+        ("model.encoder.n_audio_layer=two", "n_audio_layer"),
+    ):
         with pytest.raises(ValueError, match=what):
             load_train_config(y, [bad])
 
@@ -69,7 +75,6 @@ def test_sigkill_mid_run_loses_only_steps_since_the_last_checkpoint(manifest, tm
     import time
 
     import yaml
-
     from helpers import REPO
 
     out = tmp_path / "killed"
@@ -92,8 +97,9 @@ def test_sigkill_mid_run_loses_only_steps_since_the_last_checkpoint(manifest, tm
     last_step = int(found[-1].name[5:])
     logged = max(losses(out))
     assert logged - last_step < 2 + 2  # at most the steps since the last checkpoint (save_every=2) are lost
-    done = subprocess.run(cmd + ["max_steps=" + str(last_step + 2), "--resume"], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        cmd + ["max_steps=" + str(last_step + 2), "--resume"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "bundle" / "bundle.json").is_file()
     assert not list((out / "checkpoints").glob("*.tmp-*"))  # a save cut short by the kill was cleaned up
@@ -112,17 +118,47 @@ def test_two_process_ddp_step_equals_the_averaged_single_process_step(manifest, 
     from speech_proactive.training import dataset
     from speech_proactive.training.loop import LossStep, batch_at, lr_at, make_optimizer, new_model, set_input_stats
 
-    raw = {"train": [str(manifest)], "dev": [str(manifest)], "out": str(tmp_path / "ddp"), "batch_size": 4,
-           "max_steps": 1, "lr": 3e-3, "warmup_steps": 1, "eval_every": 100, "eval_n": 1, "save_every": 1,
-           "vocab_size": 300, "loss": {"ctc_weight": 0.5},  # every parameter gets a gradient
-           "model": {"encoder": {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}, "adapter": {"hidden": 32}},
-           "llm": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                   "num_key_value_heads": 1}}
+    raw = {
+        "train": [str(manifest)],
+        "dev": [str(manifest)],
+        "out": str(tmp_path / "ddp"),
+        "batch_size": 4,
+        "max_steps": 1,
+        "lr": 3e-3,
+        "warmup_steps": 1,
+        "eval_every": 100,
+        "eval_n": 1,
+        "save_every": 1,
+        "vocab_size": 300,
+        "loss": {"ctc_weight": 0.5},  # every parameter gets a gradient
+        "model": {"encoder": {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 1}, "adapter": {"hidden": 32}},
+        "llm": {
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+        },
+    }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29533", "-m", "speech_proactive.train",
-                        str(tmp_path / "c.yaml")], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            torchrun,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            "-m",
+            "speech_proactive.train",
+            str(tmp_path / "c.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     trained = load_model(tmp_path / "ddp" / "checkpoints" / "step-0000001")
 
@@ -159,8 +195,16 @@ def test_every_recipe_config_loads(name):
 @pytest.mark.parametrize("with_ctc", [True, False])
 def test_text_warmup_trains_the_audio_side_only_with_ctc(manifest, tmp_path, with_ctc):
     """text_warmup_ctc=false: warm-up steps move the LLM alone; the encoder and adapter stay as initialised."""
-    cfg = tiny_cfg(manifest, tmp_path / "run", max_steps=1, text_warmup_steps=1, text_warmup_ctc=with_ctc,
-                   eval_every=100, save_every=1, loss={"ctc_weight": 1.0})
+    cfg = tiny_cfg(
+        manifest,
+        tmp_path / "run",
+        max_steps=1,
+        text_warmup_steps=1,
+        text_warmup_ctc=with_ctc,
+        eval_every=100,
+        save_every=1,
+        loss={"ctc_weight": 1.0},
+    )
     train(cfg)
     torch.manual_seed(cfg.seed)  # the initial model again, as train() built it
     m = read_manifest(manifest)
@@ -182,6 +226,11 @@ def test_dev_items_alternate_between_manifests():
     a, b = SimpleNamespace(name="en-de"), SimpleNamespace(name="de-en")
     items = [SimpleNamespace(manifest=a, i=i) for i in range(5)] + [SimpleNamespace(manifest=b, i=i) for i in range(2)]
     picked = balanced(items, 5)
-    assert [(x.manifest.name, x.i) for x in picked] == [("en-de", 0), ("de-en", 0), ("en-de", 1), ("de-en", 1),
-                                                        ("en-de", 2)]
+    assert [(x.manifest.name, x.i) for x in picked] == [
+        ("en-de", 0),
+        ("de-en", 0),
+        ("en-de", 1),
+        ("de-en", 1),
+        ("en-de", 2),
+    ]
     assert len(balanced(items, 100)) == 7

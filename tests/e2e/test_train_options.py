@@ -4,14 +4,14 @@ import json
 
 import pytest
 import torch
-
-from speech_proactive.training import dataset
-from speech_proactive.model.bundle import load_model
-from speech_proactive.data.manifest import read_manifest
-from speech_proactive.model.lora import LORA_WEIGHTS, has_lora
-from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
-from speech_proactive.training.config import from_dict
 from helpers import losses, tiny_cfg, tiny_corpus
+
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.model.bundle import load_model
+from speech_proactive.model.lora import LORA_WEIGHTS, has_lora
+from speech_proactive.training import dataset
+from speech_proactive.training.config import from_dict
+from speech_proactive.training.loop import checkpoints, new_model, set_input_stats, train
 
 LORA = {"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}
 
@@ -43,8 +43,11 @@ def test_lora_trains_only_low_rank_matrices_in_the_llm_and_resumes_exactly(manif
     before = initial_model(tiny_cfg(manifest, straight), manifest).state_dict()
     kept = load_model(ckpt, merge_lora=False)
     assert kept.lora is not None and has_lora(kept.lm.model)
-    llm_own = {k.replace(".base_layer.", "."): v for k, v in kept.state_dict().items()
-               if k.startswith("lm.") and ".lora_" not in k}
+    llm_own = {
+        k.replace(".base_layer.", "."): v
+        for k, v in kept.state_dict().items()
+        if k.startswith("lm.") and ".lora_" not in k
+    }
     assert llm_own.keys() == {k for k in before if k.startswith("lm.")}
     for k, v in llm_own.items():  # the LLM's own weights never move under LoRA
         assert torch.equal(v, before[k]), k

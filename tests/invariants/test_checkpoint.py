@@ -12,14 +12,16 @@ import pytest
 import torch
 from helpers import SENTENCES, TINY_LLM, tiny_model
 
+from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
 from speech_proactive.model.build import build_model, read_lines
 from speech_proactive.model.bundle import AUDIO_WEIGHTS, BundleError, load_llm, load_model, save_bundle
-from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.streaming.session import Session
 
-SMALL_CFG = ModelConfig(encoder=EncoderConfig(n_mels=80, n_audio_state=32, n_audio_head=2, n_audio_layer=2),
-                        adapter=AdapterConfig(stack=4, hidden=32))
+SMALL_CFG = ModelConfig(
+    encoder=EncoderConfig(n_mels=80, n_audio_state=32, n_audio_head=2, n_audio_layer=2),
+    adapter=AdapterConfig(stack=4, hidden=32),
+)
 
 
 def sha256(f: Path) -> str:
@@ -48,8 +50,9 @@ def test_round_trip_gives_the_same_model(model, bundle, speech):
     with torch.inference_mode():
         torch.testing.assert_close(loaded.source_vectors(mel), model.source_vectors(mel), rtol=0, atol=0)
         ids = torch.arange(50)[None]
-        torch.testing.assert_close(loaded.lm.model(input_ids=ids).logits, model.lm.model(input_ids=ids).logits,
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            loaded.lm.model(input_ids=ids).logits, model.lm.model(input_ids=ids).logits, rtol=0, atol=0
+        )
     assert_same_state(loaded, model)
 
     tokens = []
@@ -118,8 +121,10 @@ def test_missing_file(bundle, tmp_path):
 
 
 def test_audio_weights_of_another_width(bundle, tmp_path):
-    wide_cfg = ModelConfig(encoder=EncoderConfig(n_audio_state=64, n_audio_head=2, n_audio_layer=2, n_mels=80),
-                           adapter=AdapterConfig(stack=4, hidden=32))
+    wide_cfg = ModelConfig(
+        encoder=EncoderConfig(n_audio_state=64, n_audio_head=2, n_audio_layer=2, n_mels=80),
+        adapter=AdapterConfig(stack=4, hidden=32),
+    )
     wide = build_model(wide_cfg, texts=read_lines([SENTENCES]), vocab_size=300, llm_size=TINY_LLM)
     wide_bundle = save_bundle(wide, tmp_path / "wide")
 
@@ -183,12 +188,24 @@ def test_bundle_json_not_json_or_wrong_format(bundle, tmp_path):
         load_model(b)
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("[]", "expected a JSON object"),
-    (json.dumps({"format": "speech_proactive.bundle", "version": 1}), "model_config"),
-    (json.dumps({"format": "speech_proactive.bundle", "version": 1, "files": {},
-                 "model_config": {"encoder": {"n_audio_width": 3}}}), "n_audio_width"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("[]", "expected a JSON object"),
+        (json.dumps({"format": "speech_proactive.bundle", "version": 1}), "model_config"),
+        (
+            json.dumps(
+                {
+                    "format": "speech_proactive.bundle",
+                    "version": 1,
+                    "files": {},
+                    "model_config": {"encoder": {"n_audio_width": 3}},
+                }
+            ),
+            "n_audio_width",
+        ),
+    ],
+)
 def test_bundle_json_with_wrong_structure(bundle, tmp_path, content, problem):
     b = copy_bundle(bundle, tmp_path)
     (b / "bundle.json").write_text(content)
@@ -219,8 +236,9 @@ def _not_utf8(b: Path) -> None:
 
 def _tokenizer_folder_gone_and_unlisted(b: Path) -> None:
     shutil.rmtree(b / "tokenizer")
-    _edit_manifest(b, lambda m: m.__setitem__("files", {k: v for k, v in m["files"].items()
-                                                        if not k.startswith("tokenizer/")}))
+    _edit_manifest(
+        b, lambda m: m.__setitem__("files", {k: v for k, v in m["files"].items() if not k.startswith("tokenizer/")})
+    )
 
 
 def _edit_manifest(b: Path, change) -> None:
@@ -229,8 +247,17 @@ def _edit_manifest(b: Path, change) -> None:
     (b / "bundle.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("damage", [_files_entry_not_a_dict, _version_a_string, _chunk_ms_a_string,
-                                    _bad_adapter_stack, _not_utf8, _tokenizer_folder_gone_and_unlisted])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _files_entry_not_a_dict,
+        _version_a_string,
+        _chunk_ms_a_string,
+        _bad_adapter_stack,
+        _not_utf8,
+        _tokenizer_folder_gone_and_unlisted,
+    ],
+)
 def test_damaged_manifest_is_a_bundle_error(bundle, tmp_path, damage):
     b = copy_bundle(bundle, tmp_path)
     damage(b)
@@ -240,11 +267,21 @@ def test_damaged_manifest_is_a_bundle_error(bundle, tmp_path, damage):
 
 
 # -- pretrained parts through the real loaders -------------------------------------------------------------
-def write_whisper(tmp_path: Path, **dims_override) -> tuple[Path, "torch.nn.Module"]:
+def write_whisper(tmp_path: Path, **dims_override) -> tuple[Path, torch.nn.Module]:
     from whisper.model import ModelDimensions, Whisper
 
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=50, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                           n_vocab=64, n_text_ctx=8, n_text_state=32, n_text_head=2, n_text_layer=1)
+    dims = ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=50,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=2,
+        n_vocab=64,
+        n_text_ctx=8,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
+    )
     w = Whisper(dims)
     with torch.no_grad():  # move every weight off its default init (LayerNorms start at 1 and 0)
         for p in w.parameters():
@@ -299,8 +336,16 @@ def write_hf_llm(folder: Path):
 
     tok = train_bpe(read_lines([SENTENCES]), 300)
     torch.manual_seed(123)
-    llm = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                                       num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2))
+    llm = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+    )
     llm.save_pretrained(str(folder))
     tok.save_pretrained(str(folder))
     return llm, tok

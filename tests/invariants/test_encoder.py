@@ -4,15 +4,22 @@ import pytest
 import torch
 import whisper.model
 
-from speech_proactive.model.bundle import load_whisper_encoder
 from speech_proactive.config import EncoderConfig
+from speech_proactive.model.bundle import load_whisper_encoder
 from speech_proactive.model.encoder import EncoderState, StreamingEncoder
 
 
 def _encoder(chunk_ms: int, seed: int = 0, left_context_chunks: int = 0) -> StreamingEncoder:
     torch.manual_seed(seed)
-    cfg = EncoderConfig(n_mels=80, n_audio_ctx=400, n_audio_state=32, n_audio_head=4, n_audio_layer=2,
-                        chunk_ms=chunk_ms, left_context_chunks=left_context_chunks)
+    cfg = EncoderConfig(
+        n_mels=80,
+        n_audio_ctx=400,
+        n_audio_state=32,
+        n_audio_head=4,
+        n_audio_layer=2,
+        chunk_ms=chunk_ms,
+        left_context_chunks=left_context_chunks,
+    )
     enc = StreamingEncoder(cfg).eval()
     with torch.no_grad():  # a non-identity input norm: the invariants must hold with it
         enc.mel_mean.uniform_(-1, 1)
@@ -95,9 +102,18 @@ def test_chunk_never_sees_the_future():
 
 
 def test_whisper_checkpoint_full_context_equals_whisper(tmp_path):
-    dims = whisper.model.ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=4,
-                                         n_audio_layer=2, n_vocab=64, n_text_ctx=8, n_text_state=64,
-                                         n_text_head=4, n_text_layer=1)
+    dims = whisper.model.ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=64,
+        n_audio_head=4,
+        n_audio_layer=2,
+        n_vocab=64,
+        n_text_ctx=8,
+        n_text_state=64,
+        n_text_head=4,
+        n_text_layer=1,
+    )
     torch.manual_seed(1)
     ref = whisper.model.Whisper(dims).eval()
     path = tmp_path / "tiny-whisper.pt"
@@ -136,12 +152,12 @@ def test_padded_batch_equals_each_alone():
     mels = [torch.randn(80, n) for n in lengths]
     batch = torch.zeros(len(mels), 80, max(lengths))
     for i, m in enumerate(mels):
-        batch[i, :, :m.shape[1]] = m
+        batch[i, :, : m.shape[1]] = m
     with torch.no_grad():
         out = enc.forward_blockwise(batch, torch.tensor(lengths))
         for i, m in enumerate(mels):
             alone = enc.forward_blockwise(m[None])[0]
-            torch.testing.assert_close(out[i, :len(alone)], alone)
-            assert not out[i, len(alone):].any()
+            torch.testing.assert_close(out[i, : len(alone)], alone)
+            assert not out[i, len(alone) :].any()
     with pytest.raises(ValueError, match="even"):
         enc.forward_blockwise(batch, torch.tensor([199, 64, 138, 2]))

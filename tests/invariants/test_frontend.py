@@ -18,7 +18,7 @@ def test_stream_equals_batch(seed, n_mels):
     stream, parts, i = MelStream(cfg), [], 0
     while i < len(x):
         n = int(rng.integers(0, 2500))  # includes empty pushes and pushes shorter than one hop
-        parts.append(stream.push(x[i:i + n]))
+        parts.append(stream.push(x[i : i + n]))
         i += n
     streamed = torch.cat(parts, dim=1)
     assert streamed.shape == (n_mels, len(x) // audio.HOP_LENGTH)
@@ -50,6 +50,8 @@ def test_equals_whisper_features_up_to_the_2_5_ms_shift():
 
 
 def test_running_max_clamp_is_causal():
-    x = np.concatenate([np.full(3200, 1e-4, np.float32), np.random.default_rng(1).standard_normal(3200).astype(np.float32)])
+    x = np.concatenate(
+        [np.full(3200, 1e-4, np.float32), np.random.default_rng(1).standard_normal(3200).astype(np.float32)]
+    )
     quiet_alone = log_mel(x[:3200])
-    torch.testing.assert_close(log_mel(x)[:, :quiet_alone.shape[1]], quiet_alone)  # later audio changes nothing
+    torch.testing.assert_close(log_mel(x)[:, : quiet_alone.shape[1]], quiet_alone)  # later audio changes nothing

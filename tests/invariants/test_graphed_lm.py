@@ -74,7 +74,7 @@ def test_graphed_session_writes_what_a_plain_session_writes(model):
         try:
             session = Session(model, WaitK(k=2))
             for start in range(0, len(samples), 5120):
-                session.push_audio(samples[start:start + 5120], finished=start + 5120 >= len(samples))
+                session.push_audio(samples[start : start + 5120], finished=start + 5120 >= len(samples))
             tokens.append(list(session.state.tokens))
         finally:
             model.lm.set_graphs(False)

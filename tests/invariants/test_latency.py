@@ -101,8 +101,12 @@ def test_bleu_and_chrf_equal_sacrebleu():
 
 def test_read_instances_rejects_other_logs(tmp_path):
     bad = tmp_path / "instances.log"
-    bad.write_text(json.dumps({"index": 0, "prediction": "a b", "delays": [1.0], "elapsed": [1.0],
-                               "reference": "a", "source_length": 5.0}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {"index": 0, "prediction": "a b", "delays": [1.0], "elapsed": [1.0], "reference": "a", "source_length": 5.0}
+        )
+        + "\n"
+    )
     with pytest.raises(ValueError, match=r"instances.log:1: 2 words but 1 delays"):
         instances_log.read_instances(bad)
 
@@ -136,8 +140,12 @@ class Scripted(SpeechToTextAgent):
 '''
 
 # (seconds, sample rate, reference): the hypothesis is longer than some references and shorter than others
-CORPUS = [(2.0, 16000, "a b c d"), (1.3, 22050, "a b c d e f g h i j k l"), (0.3, 16000, "a b"),
-          (3.1, 44100, "w w w w w w w w")]
+CORPUS = [
+    (2.0, 16000, "a b c d"),
+    (1.3, 22050, "a b c d e f g h i j k l"),
+    (0.3, 16000, "a b"),
+    (3.1, 44100, "w w w w w w w w"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -152,10 +160,29 @@ def simuleval_log(tmp_path_factory) -> Path:
     (d / "source.txt").write_text("".join(f"{w}\n" for w in wavs))
     (d / "target.txt").write_text("".join(f"{ref}\n" for *_, ref in CORPUS))
     (d / "agent.py").write_text(SCRIPTED_AGENT)
-    cmd = [str(Path(sys.executable).with_name("simuleval")), "--agent", str(d / "agent.py"),
-           "--source", str(d / "source.txt"), "--target", str(d / "target.txt"), "--source-segment-size", "320",
-           "--output", str(d / "out"), "--computation-aware", "--no-progress-bar",
-           "--latency-metrics", "AL", "LAAL", "AP", "DAL", "ATD", "StartOffset", "EndOffset"]
+    cmd = [
+        str(Path(sys.executable).with_name("simuleval")),
+        "--agent",
+        str(d / "agent.py"),
+        "--source",
+        str(d / "source.txt"),
+        "--target",
+        str(d / "target.txt"),
+        "--source-segment-size",
+        "320",
+        "--output",
+        str(d / "out"),
+        "--computation-aware",
+        "--no-progress-bar",
+        "--latency-metrics",
+        "AL",
+        "LAAL",
+        "AP",
+        "DAL",
+        "ATD",
+        "StartOffset",
+        "EndOffset",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
     return d / "out"
 
@@ -171,8 +198,9 @@ def simuleval_scores(log: Path, computation_aware: bool) -> tuple[list[dict[str,
     for line in lines:
         if json.loads(line)["delays"]:
             one = {0: LogInstance(line)}
-            per.append({m: LATENCY_SCORERS_DICT[m](computation_aware=computation_aware)(one)
-                        for m in lat.METRIC_FIELDS})
+            per.append(
+                {m: LATENCY_SCORERS_DICT[m](computation_aware=computation_aware)(one) for m in lat.METRIC_FIELDS}
+            )
     means = {m: LATENCY_SCORERS_DICT[m](computation_aware=computation_aware)(corpus) for m in lat.METRIC_FIELDS}
     return per, means
 
@@ -186,8 +214,9 @@ def test_equals_simuleval_scorers_on_a_real_log(simuleval_log, computation_aware
     assert len(scored) == 3 and any(len(i.delays_ms) > len(i.reference.split()) for i in scored)
     theirs_per, theirs_mean = simuleval_scores(log, computation_aware)
     for ins, theirs in zip(scored, theirs_per):
-        ours = lat.latency(ins.delays_ms, ins.source_ms, len(ins.reference.split()),
-                           ins.elapsed_ms if computation_aware else None)
+        ours = lat.latency(
+            ins.delays_ms, ins.source_ms, len(ins.reference.split()), ins.elapsed_ms if computation_aware else None
+        )
         for metric, field in lat.METRIC_FIELDS.items():
             assert getattr(ours, field) == pytest.approx(theirs[metric], rel=1e-9), (ins.index, metric)
     scores = instances_log.score_log(log, tgt_lang="en")
@@ -211,16 +240,20 @@ def test_quality_equals_simuleval_and_the_ca_mix_up_is_real(simuleval_log):
     hyps, refs = [i.prediction for i in ins], [i.reference for i in ins]
     editdistance = pytest.importorskip("editdistance")  # SimulEval's WER needs it; ours does not
     n_ref = sum(len(r.split()) for r in refs)
-    assert scores.wer == pytest.approx(100 * sum(editdistance.eval(h.split(), r.split())
-                                                 for h, r in zip(hyps, refs)) / n_ref)
+    assert scores.wer == pytest.approx(
+        100 * sum(editdistance.eval(h.split(), r.split()) for h, r in zip(hyps, refs)) / n_ref
+    )
 
 
 def test_score_log_with_other_references(simuleval_log):
     log = simuleval_log / "instances.log"
     refs = ["w w w"] * len(CORPUS)
     scores = instances_log.score_log(log, refs=refs, tgt_lang="en")
-    assert scores.latency.al_ms == pytest.approx(np.mean([lat.latency(i.delays_ms, i.source_ms, 3).al_ms
-                                                          for i in instances_log.read_instances(log) if i.delays_ms]))
+    assert scores.latency.al_ms == pytest.approx(
+        np.mean(
+            [lat.latency(i.delays_ms, i.source_ms, 3).al_ms for i in instances_log.read_instances(log) if i.delays_ms]
+        )
+    )
     row = scores.flat()
     assert {"bleu", "chrf", "wer", "rco", "AL", "AL_CA", "LAAL", "LAAL_CA", "ATD_CA", "EndOffset_CA"} <= set(row)
     with pytest.raises(ValueError, match="4 instances but 1 references"):
@@ -238,10 +271,18 @@ def test_equals_simuleval_scorers_on_random_instances():
         source_ms = float(rng.choice([1000.0, 2345.6, 320.0 * rng.integers(1, 20) - rng.integers(0, 320)]))
         steps = np.sort(rng.choice(np.arange(1, int(source_ms // 320) + 3) * 320.0, rng.integers(1, 12)))
         delays = np.minimum(steps, source_ms).tolist()
-        elapsed = (np.array(delays) + np.cumsum(rng.choice([0.0, 1.0], len(delays)) * rng.uniform(0, 200, len(delays))))
+        elapsed = np.array(delays) + np.cumsum(rng.choice([0.0, 1.0], len(delays)) * rng.uniform(0, 200, len(delays)))
         ref = " ".join(["r"] * int(rng.integers(1, 15)))
-        line = json.dumps({"index": 0, "prediction": " ".join(["h"] * len(delays)), "delays": delays,
-                           "elapsed": elapsed.tolist(), "reference": ref, "source_length": source_ms})
+        line = json.dumps(
+            {
+                "index": 0,
+                "prediction": " ".join(["h"] * len(delays)),
+                "delays": delays,
+                "elapsed": elapsed.tolist(),
+                "reference": ref,
+                "source_length": source_ms,
+            }
+        )
         for ca in (False, True):
             ours = lat.latency(delays, source_ms, len(ref.split()), elapsed.tolist() if ca else None)
             for metric, field in lat.METRIC_FIELDS.items():

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from helpers import HF_COMMON, HF_D, hf_model, lm_session
 from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 
 from speech_proactive.model.llm import lean_forward
 from speech_proactive.model.llm.streaming_lm import StreamingLM
-from helpers import HF_COMMON, HF_D, hf_model, lm_session
 
 
 @pytest.mark.parametrize("family", ["qwen2", "llama"])
@@ -66,6 +66,7 @@ def test_lean_computes_unmerged_lora_layers():
     path must run the wrapper (base + low-rank update), as the Hugging Face forward does. Dev evaluation
     streams through it while training."""
     from speech_proactive.model.lora import LoRAConfig, add_lora
+
     model = hf_model("qwen2")
     add_lora(model, LoRAConfig(r=4, alpha=8, targets=("q_proj", "v_proj", "gate_proj")))
     with torch.no_grad():

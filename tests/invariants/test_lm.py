@@ -13,8 +13,15 @@ D = 32
 
 def _llm(family: str) -> StreamingLM:
     torch.manual_seed(0)
-    common = dict(vocab_size=97, hidden_size=D, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, max_position_embeddings=512)
+    common = dict(
+        vocab_size=97,
+        hidden_size=D,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
     model = Qwen2ForCausalLM(Qwen2Config(**common)) if family == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
     return StreamingLM(model.eval(), target_position_offset=0)
 
@@ -32,7 +39,7 @@ def stream(lm: StreamingLM, prefix, source, target, vis, g) -> torch.Tensor:
             k = min(int(vis[t]) - n, int(torch.randint(1, 4, (1,), generator=g)))
             lm.write(st, int(target[t]))  # peek at the next-token distribution ...
             lm.unwrite(st)  # ... then decide to READ: the peeked entry must leave no trace
-            lm.read(st, source[n:n + k])
+            lm.read(st, source[n : n + k])
             n += k
         outs.append(lm.write(st, int(target[t])).logits[0, 0])
     lm.read(st, source[n:])  # trailing audio after the last token changes nothing already written

@@ -6,12 +6,24 @@ import shutil
 import pytest
 import torch
 
-from speech_proactive.streaming import calibrate
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.data.manifest import read_manifest
 from speech_proactive.model.frontend import log_mel
-from speech_proactive.streaming.policies import (Action, Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, Policy, PolicyView,
-                                       WaitK, make_policy, token_entropy)
+from speech_proactive.streaming import calibrate
+from speech_proactive.streaming.policies import (
+    Action,
+    Attention,
+    Entropy,
+    HoldN,
+    LocalAgreement,
+    Offline,
+    Oracle,
+    Policy,
+    PolicyView,
+    WaitK,
+    make_policy,
+    token_entropy,
+)
 from speech_proactive.streaming.session import Session
 
 READ, WRITE = Action.READ, Action.WRITE
@@ -98,7 +110,7 @@ def test_stream_scores_equal_the_batch_model(model, speech):
     s = Session(model, policy, task, DecodeOptions(granularity="token"))
     step = 5120
     for i in range(0, len(speech), step):
-        s.push_audio(speech[i:i + step], finished=i + step >= len(speech))
+        s.push_audio(speech[i : i + step], finished=i + step >= len(speech))
     mid = [v for v in policy.seen if not v.source_finished]
     assert any(v.n_written > 0 for v in mid), "no decision after a WRITE: the test would not cover the cache"
     tokens, n_seen = s.state.tokens, s.state.token_n_source
@@ -107,8 +119,8 @@ def test_stream_scores_equal_the_batch_model(model, speech):
         prompt = model.prompt_ids(task)
         for v in mid:
             n_src = v.source_attention.shape[0]
-            target = torch.tensor([model.start_id, *tokens[:v.n_written]])
-            vis = torch.tensor([*n_seen[:v.n_written], n_src])
+            target = torch.tensor([model.start_id, *tokens[: v.n_written]])
+            vis = torch.tensor([*n_seen[: v.n_written], n_src])
             out = model.lm.forward_sequence(prompt, source, target, vis, attentions=True)
             kinds = group_positions.sequence(len(prompt), len(source), [vis]).kind
             batch_attn = source_attention(out.attentions, kinds, len(target) - 1)[:n_src]
@@ -123,9 +135,19 @@ def test_calibration_is_a_quantile_saved_with_the_bundle(model, bundle, tmp_path
 
     wav = tmp_path / "speech.wav"
     audio.write_wav(wav, speech)
-    rows = [{"id": f"u{i}", "audio": str(wav), "n_samples": len(speech),
-             "src_lang": "en", "src_text": "the old man reads a book", "tgt_lang": "de", "speaker": "espeak",
-             "tgt_text": "der alte Mann liest ein Buch" if i else "ein Buch"} for i in range(3)]
+    rows = [
+        {
+            "id": f"u{i}",
+            "audio": str(wav),
+            "n_samples": len(speech),
+            "src_lang": "en",
+            "src_text": "the old man reads a book",
+            "tgt_lang": "de",
+            "speaker": "espeak",
+            "tgt_text": "der alte Mann liest ein Buch" if i else "ein Buch",
+        }
+        for i in range(3)
+    ]
     path = tmp_path / "dev.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     dev = [read_manifest(path)]

@@ -4,17 +4,24 @@ equals the batch model run on the whole utterance with the read schedule the ses
 import numpy as np
 import pytest
 import torch
+from helpers import batch_logits, run
 
 from speech_proactive import audio
 from speech_proactive.config import DecodeOptions, TaskSpec
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.streaming.policies import Attention, Entropy, HoldN, LocalAgreement, Offline, Oracle, WaitK
 from speech_proactive.streaming.session import Session
-from helpers import batch_logits, run
 
-
-POLICIES = [WaitK(k=2, per_chunk=1), WaitK(k=1, per_chunk=3), Offline(), Entropy(threshold=5.0),
-            Attention(threshold=0.3), HoldN(n=1), LocalAgreement(), Oracle(ideal_ms=(700.0, 900.0, 1500.0))]
+POLICIES = [
+    WaitK(k=2, per_chunk=1),
+    WaitK(k=1, per_chunk=3),
+    Offline(),
+    Entropy(threshold=5.0),
+    Attention(threshold=0.3),
+    HoldN(n=1),
+    LocalAgreement(),
+    Oracle(ideal_ms=(700.0, 900.0, 1500.0)),
+]
 
 
 @pytest.mark.parametrize("granularity", ["word", "token"])
@@ -28,7 +35,7 @@ def test_session_equals_batch(model, speech, policy, granularity):
     assert len(tokens) > 3, "the random model should write something for this test to mean anything"
     logits, n_total = batch_logits(model, speech, task, tokens, n_source)
     # greedy: each written token is the argmax of the batch model under the same schedule
-    assert logits[:len(tokens)].argmax(-1).tolist() == tokens
+    assert logits[: len(tokens)].argmax(-1).tolist() == tokens
     assert s.state.lm.n_source == n_total  # every chunk of the utterance was read, none twice
 
 
@@ -60,8 +67,7 @@ def words_of(model, tokens: list[int], n_source: list[int]) -> list[tuple[list[i
 
 
 def test_wait_k_schedule_in_words(model, speech):
-    s = run(Session(model, WaitK(k=3, per_chunk=1), options=DecodeOptions(max_tokens_per_chunk=8)),
-            speech, [5120] * 5)
+    s = run(Session(model, WaitK(k=3, per_chunk=1), options=DecodeOptions(max_tokens_per_chunk=8)), speech, [5120] * 5)
     v = model.vectors_per_chunk
     words = words_of(model, s.state.tokens, s.state.token_n_source)
     assert any(len(w) > 1 for w, _ in words[:3]), "the test needs a multi-token word among the first three"
@@ -80,7 +86,7 @@ def test_emissions_report_time_and_text(model, speech):
     step = audio.ms_to_samples(320)
     emissions = []
     for i in range(0, len(speech), step):
-        emissions += session.push_audio(speech[i:i + step], finished=i + step >= len(speech))
+        emissions += session.push_audio(speech[i : i + step], finished=i + step >= len(speech))
     assert emissions and all(e.compute_ms >= 0 for e in emissions)
     assert [e.source_ms for e in emissions] == sorted(e.source_ms for e in emissions)
     assert "".join(e.text for e in emissions) == session.state.text
@@ -102,8 +108,7 @@ def test_reset_gives_a_fresh_stream(model, speech):
 
 
 def test_length_cap_for_models_that_never_stop(model, speech):
-    s = run(Session(model, Offline(), options=DecodeOptions(max_tokens_per_chunk=1, max_tokens_extra=2)),
-            speech, [])
+    s = run(Session(model, Offline(), options=DecodeOptions(max_tokens_per_chunk=1, max_tokens_extra=2)), speech, [])
     n_chunks = -(-len(speech) // audio.ms_to_samples(320))
     assert len(s.state.tokens) <= n_chunks + 2 and s.state.done
 
@@ -132,7 +137,7 @@ def test_end_of_output_before_the_input_ends_means_wait(model, speech):
     step = audio.ms_to_samples(320)
     last = (len(speech) - 1) // step * step  # start of the final piece
     for i in range(0, last, step):
-        session.push_audio(speech[i:i + step])
+        session.push_audio(speech[i : i + step])
     assert not session.state.done and session.state.n_chunks_read > 3
     assert session.state.lm.n_target == 0  # every peeked EOS was taken back
     session.push_audio(speech[last:], finished=True)
@@ -155,7 +160,7 @@ def test_token_adapter_session_equals_batch_and_round_trips(speech, tmp_path):
     task = TaskSpec("st", "en", "de")
     s = run(Session(model, WaitK(k=2, per_chunk=1), task, DecodeOptions(max_tokens_per_chunk=3)), speech, [5120] * 4)
     logits_b, _ = batch_logits(model, speech, task, s.state.tokens, s.state.token_n_source)
-    assert s.state.tokens and logits_b[:len(s.state.tokens)].argmax(-1).tolist() == s.state.tokens
+    assert s.state.tokens and logits_b[: len(s.state.tokens)].argmax(-1).tolist() == s.state.tokens
     again = load_model(save_bundle(model, tmp_path / "b"))
     s2 = run(Session(again, WaitK(k=2, per_chunk=1), task, DecodeOptions(max_tokens_per_chunk=3)), speech, [5120] * 4)
     assert s2.state.tokens == s.state.tokens
@@ -165,25 +170,28 @@ def test_token_adapter_session_equals_batch_and_round_trips(speech, tmp_path):
 def test_words_counted_complete_are_final_and_word_writes_are_complete_at_once(model, speech, granularity):
     """`n_complete_words` never counts a word that later changes; with word granularity a written word is whole
     as soon as writing stops at the next word start, so the last one is ready without waiting for a space."""
-    session = Session(model, WaitK(k=1, per_chunk=1), TaskSpec("st", "en", "de"),
-                      DecodeOptions(granularity=granularity))
+    session = Session(
+        model, WaitK(k=1, per_chunk=1), TaskSpec("st", "en", "de"), DecodeOptions(granularity=granularity)
+    )
     step = audio.ms_to_samples(320)
     seen, last_ready_at_once = [], False
     for start in range(0, len(speech), step):
-        session.push_audio(speech[start:start + step], finished=start + step >= len(speech))
+        session.push_audio(speech[start : start + step], finished=start + step >= len(speech))
         words = session.state.text.split()
-        seen.append(words[:session.n_complete_words])
+        seen.append(words[: session.n_complete_words])
         if not session.state.source_finished and words and not session.state.text[-1].isspace():
             last_ready_at_once |= session.n_complete_words == len(words)
     final = session.final_text.split()
-    assert final and all(ready == final[:len(ready)] for ready in seen)
+    assert final and all(ready == final[: len(ready)] for ready in seen)
     if granularity == "word":  # (with tokens, a word is also whole at once when the peeked token starts a word)
         assert last_ready_at_once
 
 
-@pytest.mark.parametrize("policy", [WaitK(k=2, per_chunk=1), WaitK(k=1, per_chunk=3),
-                                    Oracle(ideal_ms=(700.0, 900.0, 1500.0))],
-                         ids=lambda p: type(p).__name__)
+@pytest.mark.parametrize(
+    "policy",
+    [WaitK(k=2, per_chunk=1), WaitK(k=1, per_chunk=3), Oracle(ideal_ms=(700.0, 900.0, 1500.0))],
+    ids=lambda p: type(p).__name__,
+)
 def test_a_policy_that_writes_after_a_read_gets_one_forward(model, speech, policy, monkeypatch):
     """A policy that decides without the model (no logits, no continuation) and says WRITE right after a
     read gets the read and its first token in one LLM forward: the same tokens as two forwards, fewer

@@ -79,8 +79,15 @@ def test_prepare_scales_uint8_offset_binary():
     np.testing.assert_array_equal(out, np.array([-1.0, 0.0, 0.5], dtype=np.float32))
 
 
-@pytest.mark.parametrize("samples", [np.zeros(10, dtype=bool), np.zeros(10, dtype=np.complex64),
-                                     np.array(["a", "b"]), np.array([0.1, 0.2], dtype=object)])
+@pytest.mark.parametrize(
+    "samples",
+    [
+        np.zeros(10, dtype=bool),
+        np.zeros(10, dtype=np.complex64),
+        np.array(["a", "b"]),
+        np.array([0.1, 0.2], dtype=object),
+    ],
+)
 def test_prepare_unsupported_dtype_is_an_error(samples):
     with pytest.raises(audio.AudioError, match="unsupported sample type"):
         audio.prepare(samples, SR, source="weird")

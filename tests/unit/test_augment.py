@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import losses, tiny_cfg, tiny_corpus
 
 from speech_proactive import audio
+from speech_proactive.data.manifest import read_manifest
+from speech_proactive.model.bundle import read_manifest as read_bundle
 from speech_proactive.training import dataset
 from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
-from speech_proactive.model.bundle import read_manifest as read_bundle
-from speech_proactive.data.manifest import read_manifest
-from speech_proactive.training.loop import new_model, train
 from speech_proactive.training.config import load_train_config
-from helpers import losses, tiny_cfg, tiny_corpus
+from speech_proactive.training.loop import new_model, train
 
 ALWAYS = AugmentConfig(lead_quiet_p=1.0, lead_quiet_max_ms=800.0)
 
@@ -33,7 +33,7 @@ def test_quiet_goes_before_the_untouched_speech():
         np.testing.assert_array_equal(out[n:], speech)
         quiet = out[:n].astype(np.float64)
         if n > 160 and quiet.any():
-            dbfs = 20 * np.log10(np.sqrt(np.mean(quiet ** 2)))
+            dbfs = 20 * np.log10(np.sqrt(np.mean(quiet**2)))
             assert ALWAYS.noise_dbfs_min - 3 <= dbfs <= ALWAYS.noise_dbfs_max + 3
             kinds.add("noise")
         elif n > 160:

@@ -6,14 +6,16 @@ from speech_proactive.model import ctc
 
 
 def test_transcript_normalisation_keeps_what_speech_carries():
-    assert ctc.normalise_transcript("Der Vater ist heute im Garten gelaufen.") == "der vater ist heute im garten gelaufen"
+    assert (
+        ctc.normalise_transcript("Der Vater ist heute im Garten gelaufen.") == "der vater ist heute im garten gelaufen"
+    )
     assert ctc.normalise_transcript("  Don't -- STOP,  Ärzte! ") == "don't stop ärzte"
 
 
 def test_byte_targets_round_trip_and_never_use_the_blank():
     t = ctc.byte_targets("Ärzte können")
     assert int(t.min()) > ctc.BYTE_BLANK and int(t.max()) < ctc.N_BYTE_CLASSES
-    assert len(t) == len("ärzte können".encode("utf-8"))  # umlauts are two bytes
+    assert len(t) == len("ärzte können".encode())  # umlauts are two bytes
     assert ctc.bytes_to_text(t.tolist()) == "ärzte können"
 
 

@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from speech_proactive.data import debian_packages
 from speech_proactive.data.corpora import ding
-from helpers import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "ding" / "de-en"
 
@@ -60,10 +60,17 @@ def test_extract_fixture(extracted):
     assert [(p.de, p.en) for p in pairs] == EXPECTED
     assert summary.n_lines == 16
     assert summary.dropped == {
-        "misaligned line": 1, "duplicate German sentence": 1, "duplicate English sentence": 1,
-        "different sentence counts": 1, "length ratio past 2.5": 1, "other side: alternatives with /": 1,
-        "other side: pattern placeholder": 2, "other side: fewer than 3 words": 1,
-        "other side: no capital start": 1, "other side: no final punctuation": 1}
+        "misaligned line": 1,
+        "duplicate German sentence": 1,
+        "duplicate English sentence": 1,
+        "different sentence counts": 1,
+        "length ratio past 2.5": 1,
+        "other side: alternatives with /": 1,
+        "other side: pattern placeholder": 2,
+        "other side: fewer than 3 words": 1,
+        "other side: no capital start": 1,
+        "other side: no final punctuation": 1,
+    }
     assert "6 pairs from 16 dictionary lines" in summary.format()
 
 
@@ -99,13 +106,16 @@ def make_deb(tmp_path: Path) -> Path:
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         "Package: trans-de-en\nVersion: 0.1-1\nArchitecture: all\nMaintainer: Test <test@example.org>\n"
-        "Description: test fixture\n", encoding="utf-8")
+        "Description: test fixture\n",
+        encoding="utf-8",
+    )
     dictionary = root / ding.DICT_PATH
     dictionary.parent.mkdir(parents=True)
     shutil.copy(FIXTURE, dictionary)
     deb = tmp_path / "trans-de-en_0.1-1_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)], check=True, capture_output=True
+    )
     return deb
 
 

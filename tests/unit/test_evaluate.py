@@ -4,14 +4,13 @@ import json
 
 import pytest
 
-from speech_proactive.evaluation import evaluate
-from speech_proactive.evaluation import results
 from speech_proactive.data.manifest import Utterance, read_manifest
+from speech_proactive.evaluation import evaluate, results
+from speech_proactive.evaluation.baselines import copy_source, nearest_neighbour
 from speech_proactive.streaming.decode import decode_manifest
-from speech_proactive.streaming.session import complete_words
 from speech_proactive.streaming.policies import Entropy, Oracle, WaitK
 from speech_proactive.streaming.policy_spec import expand_grid, parse_policy
-from speech_proactive.evaluation.baselines import copy_source, nearest_neighbour
+from speech_proactive.streaming.session import complete_words
 
 
 def test_complete_words():
@@ -33,8 +32,13 @@ def test_policy_specs_and_grids():
     assert parse_policy("entropy:0.7").policy == Entropy(threshold=0.7) and parse_policy("entropy:0.7").quantile is None
     assert expand_grid("wait-k:1,2:1,3") == ["wait-k:1:1", "wait-k:1:3", "wait-k:2:1", "wait-k:2:3"]
     assert expand_grid("offline") == ["offline"]
-    for bad, why in (("wait-k:x", "not an integer"), ("entropy:q1.5", "outside 0..1"), ("nope", "unknown name"),
-                     ("wait-k:1:2:3", "at most 2"), ("wait-k:0", "k >= 1")):
+    for bad, why in (
+        ("wait-k:x", "not an integer"),
+        ("entropy:q1.5", "outside 0..1"),
+        ("nope", "unknown name"),
+        ("wait-k:1:2:3", "at most 2"),
+        ("wait-k:0", "k >= 1"),
+    ):
         with pytest.raises(ValueError, match=why):
             parse_policy(bad)
 
@@ -65,8 +69,23 @@ def test_oracle_needs_alignments(model, tmp_path):
 def sweep(bundle, out, *extra):
     from helpers import REPO
 
-    return evaluate.main(["--model", str(bundle), "--manifest", str(REPO / "audio_samples" / "samples.jsonl"),
-                          "--policies", "offline", "wait-k:1,3", "oracle", "--limit", "3", "--out", str(out), *extra])
+    return evaluate.main(
+        [
+            "--model",
+            str(bundle),
+            "--manifest",
+            str(REPO / "audio_samples" / "samples.jsonl"),
+            "--policies",
+            "offline",
+            "wait-k:1,3",
+            "oracle",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_sweep_writes_results_table_and_curve(bundle, tmp_path, capsys):

@@ -9,19 +9,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import REPO
 
 from speech_proactive.data.corpora import fillets
 from speech_proactive.data.manifest import read_manifest
-from helpers import REPO
 
 GAME_DIR = REPO / "tests" / "fixtures" / "fillets"
 
 # sound dir -> clip id -> (seconds, rate, channels); None: a corrupt file
 CLIPS = {
-    "aquarium": {"aq-m-hello": (0.5, 22050, 1), "aq-v-bye": (0.75, 44100, 2), "aq-m-silent": (0.3, 22050, 1),
-                 "aq-x-beep": (0.2, 22050, 1), "aq-m-multi": (1.0, 22050, 1), "aq-m-orphan": (0.3, 22050, 1)},
-    "harbor": {"hb-m-ship": (0.5, 44100, 1), "hb-v-anchor": (0.6, 22050, 1), "hb-m-count": (0.4, 22050, 1),
-               "hb-v-crack": None},
+    "aquarium": {
+        "aq-m-hello": (0.5, 22050, 1),
+        "aq-v-bye": (0.75, 44100, 2),
+        "aq-m-silent": (0.3, 22050, 1),
+        "aq-x-beep": (0.2, 22050, 1),
+        "aq-m-multi": (1.0, 22050, 1),
+        "aq-m-orphan": (0.3, 22050, 1),
+    },
+    "harbor": {
+        "hb-m-ship": (0.5, 44100, 1),
+        "hb-v-anchor": (0.6, 22050, 1),
+        "hb-m-count": (0.4, 22050, 1),
+        "hb-v-crack": None,
+    },
     "share/borejokes": {"bore-m-joke": (0.5, 22050, 1)},
     "lagoon": {"lg-m-lost": (0.3, 22050, 1)},  # no script/lagoon
 }
@@ -60,17 +70,20 @@ def built(voice_dir, tmp_path_factory):
 
 
 def rows(out: Path, task: str) -> dict[str, list]:
-    return {split: read_manifest(out / fillets.manifest_name(split, task), check_audio=True).rows
-            for split in fillets.SPLITS}
+    return {
+        split: read_manifest(out / fillets.manifest_name(split, task), check_audio=True).rows
+        for split in fillets.SPLITS
+    }
 
 
 def test_lua_strings_escapes_and_comments():
     source = (
         'dialogId("a", "font_small", "say \\"hi\\"\\n\\65\\/") -- dialogStr("comment")\n'
-        "--[==[ dialogStr(\"block\") ]==]\n"
+        '--[==[ dialogStr("block") ]==]\n'
         "dialogStr('single' .. [[ long]])\n"
         'dialogId("key"..i, "", "")\n'
-        "dialogStr()\n")
+        "dialogStr()\n"
+    )
     calls = fillets.lua_string_calls(source, {"dialogId", "dialogStr"})
     assert [(c.name, c.args, c.line) for c in calls] == [
         ("dialogId", ("a", "font_small", 'say "hi"\nA/'), 1),
@@ -96,8 +109,11 @@ def test_parse_dialogs_real_layout():
 
 def test_sound_dirs_come_from_dialog_load_calls():
     sets = fillets.find_dialog_sets(GAME_DIR, "cs")
-    assert sets == [fillets.DialogSet("aquarium", "", "aquarium"), fillets.DialogSet("harbor", "", "harbor"),
-                    fillets.DialogSet("share", "bore_", "share/borejokes")]
+    assert sets == [
+        fillets.DialogSet("aquarium", "", "aquarium"),
+        fillets.DialogSet("harbor", "", "harbor"),
+        fillets.DialogSet("share", "bore_", "share/borejokes"),
+    ]
 
 
 def test_matching_and_reasons(built):
@@ -105,8 +121,13 @@ def test_matching_and_reasons(built):
     assert summary.n_clips == 12  # the nl clip is not counted
     assert summary.n_matched == len(MATCHED)
     assert summary.unmatched == {
-        fillets.NO_SCRIPT: 1, fillets.NO_DIALOG_ID: 1, fillets.NO_TRANSCRIPT: 1, fillets.EMPTY_TRANSCRIPT: 1,
-        fillets.PLACEHOLDER_TRANSCRIPT: 1, fillets.UNREADABLE_AUDIO: 1}
+        fillets.NO_SCRIPT: 1,
+        fillets.NO_DIALOG_ID: 1,
+        fillets.NO_TRANSCRIPT: 1,
+        fillets.EMPTY_TRANSCRIPT: 1,
+        fillets.PLACEHOLDER_TRANSCRIPT: 1,
+        fillets.UNREADABLE_AUDIO: 1,
+    }
     assert summary.untranslated == {"de: no translation": 1, "de: empty translation": 1}
     assert summary.n_dialog_lines_without_clip == 1
     assert sum(summary.rows["asr_cs"].values()) == 6

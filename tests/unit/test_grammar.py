@@ -2,8 +2,15 @@
 
 import pytest
 
-from speech_proactive.data.corpora.grammar import HELD_OUT_SHAPES, SHAPES, generate, split_of
-from speech_proactive.data.corpora.grammar import german_forms, german_phrases, templates
+from speech_proactive.data.corpora.grammar import (
+    HELD_OUT_SHAPES,
+    SHAPES,
+    generate,
+    german_forms,
+    german_phrases,
+    split_of,
+    templates,
+)
 from speech_proactive.data.corpora.grammar.aligned import MAIN, linked
 from speech_proactive.data.corpora.grammar.english_clause import clause as en_clause
 from speech_proactive.data.corpora.grammar.german_clause import clause as de_clause
@@ -22,17 +29,22 @@ NAME = {n.text: n for n in NAMES}
 TIME = {t.de: t for t in TIME_ADVERBS}
 PERSONS = ("1sg", "3sg", "1pl", "3pl")
 
-FINITE = ({german_forms.present(v, p) for v in VERBS for p in PERSONS}
-          | {german_forms.aux(a, p) for a in ("haben", "sein") for p in PERSONS}
-          | {german_forms.modal(m, p) for m in MODALS for p in PERSONS})
+FINITE = (
+    {german_forms.present(v, p) for v in VERBS for p in PERSONS}
+    | {german_forms.aux(a, p) for a in ("haben", "sein") for p in PERSONS}
+    | {german_forms.modal(m, p) for m in MODALS for p in PERSONS}
+)
 JOINED = {v.prefix + german_forms.present(v, p) for v in VERBS if v.prefix for p in PERSONS}  # "anruft"
 AUX = {german_forms.aux(a, p) for a in ("haben", "sein") for p in PERSONS}
 MODAL_FORMS = {german_forms.modal(m, p) for m in MODALS for p in PERSONS}
 PARTICIPLES = {v.participle for v in VERBS}
 INFINITIVES = {v.de for v in VERBS}
 PREFIXES = {v.prefix for v in VERBS if v.prefix}
-HEADS = ({f.lower() for n in NOUNS for f in (n.de, n.de_pl, n.de_pl + "n", n.de_oblique) if f}
-         | {n.text.lower() for n in NAMES} | {p.de for p in PRONOUNS})
+HEADS = (
+    {f.lower() for n in NOUNS for f in (n.de, n.de_pl, n.de_pl + "n", n.de_oblique) if f}
+    | {n.text.lower() for n in NAMES}
+    | {p.de for p in PRONOUNS}
+)
 
 
 def bare(w: str) -> str:
@@ -76,6 +88,7 @@ def of_shape(corpus, shape):
 
 # ---------------------------------------------------------------- generation
 
+
 def test_deterministic_and_seeded():
     a, b, c = generate(200, seed=5), generate(200, seed=5), generate(200, seed=6)
     assert a == b
@@ -116,6 +129,7 @@ def test_prints_nothing(capsys):
 
 
 # ---------------------------------------------------------------- word order, one rule per shape
+
 
 def check_perfect(s):
     ws = words(s)
@@ -186,8 +200,12 @@ def check_time_manner_place(s):
     return t < m < p
 
 
-DATIVE_STARTS = ({"dem", "der", "den", "einem", "einer"} | {n.text.lower() for n in NAMES} | {c.de for c in COUNTS}
-                 | {p.de_poss + e for p in PRONOUNS for e in ("em", "er", "en")})
+DATIVE_STARTS = (
+    {"dem", "der", "den", "einem", "einer"}
+    | {n.text.lower() for n in NAMES}
+    | {c.de for c in COUNTS}
+    | {p.de_poss + e for p in PRONOUNS for e in ("em", "er", "en")}
+)
 
 
 def check_dative(s):
@@ -199,12 +217,23 @@ def check_dative(s):
 
 
 RULES = {
-    "present": check_verb_second, "fronted_time": check_fronted, "perfect": check_perfect,
-    "fronted_perfect": check_fronted_perfect, "modal": check_modal, "separable": check_separable,
-    "negation": check_negation, "time_manner_place": check_time_manner_place, "dative": check_dative,
-    "yes_no_question": check_yes_no, "wh_question": check_wh, "sub_weil": check_verb_last,
-    "sub_dass": check_verb_last, "sub_ob": check_verb_last, "sub_wenn": check_verb_last,
-    "modal_sub": check_modal_sub, "wenn_first": check_wenn_first,
+    "present": check_verb_second,
+    "fronted_time": check_fronted,
+    "perfect": check_perfect,
+    "fronted_perfect": check_fronted_perfect,
+    "modal": check_modal,
+    "separable": check_separable,
+    "negation": check_negation,
+    "time_manner_place": check_time_manner_place,
+    "dative": check_dative,
+    "yes_no_question": check_yes_no,
+    "wh_question": check_wh,
+    "sub_weil": check_verb_last,
+    "sub_dass": check_verb_last,
+    "sub_ob": check_verb_last,
+    "sub_wenn": check_verb_last,
+    "modal_sub": check_modal_sub,
+    "wenn_first": check_wenn_first,
 }
 
 
@@ -220,46 +249,56 @@ def test_word_order(corpus, shape):
 
 # ---------------------------------------------------------------- agreement
 
-@pytest.mark.parametrize("np, case, expected", [
-    (NounPhrase(N["Mann"]), "nom", "der Mann"),
-    (NounPhrase(N["Mann"]), "acc", "den Mann"),
-    (NounPhrase(N["Mann"]), "dat", "dem Mann"),
-    (NounPhrase(N["Mann"], Det.INDEF), "acc", "einen Mann"),
-    (NounPhrase(N["Mann"], Det.INDEF), "dat", "einem Mann"),
-    (NounPhrase(N["Mann"], adjective=A["alt"]), "acc", "den alten Mann"),
-    (NounPhrase(N["Mann"], Det.INDEF, adjective=A["alt"]), "nom", "ein alter Mann"),
-    (NounPhrase(N["Buch"], Det.INDEF, adjective=A["neu"]), "acc", "ein neues Buch"),
-    (NounPhrase(N["Buch"], adjective=A["neu"]), "acc", "das neue Buch"),
-    (NounPhrase(N["Frau"], Det.INDEF, adjective=A["jung"]), "dat", "einer jungen Frau"),
-    (NounPhrase(N["Hund"], Det.POSS, possessor=P["I"], adjective=A["klein"]), "acc", "meinen kleinen Hund"),
-    (NounPhrase(N["Tasche"], Det.POSS, possessor=P["we"]), "dat", "unserer Tasche"),
-    (NounPhrase(N["Kind"], plural=True), "dat", "den Kindern"),
-    (NounPhrase(N["Auto"], plural=True), "dat", "den Autos"),
-    (NounPhrase(N["Junge"]), "acc", "den Jungen"),
-    (NounPhrase(N["Buch"], Det.BARE, plural=True, adjective=A["alt"]), "acc", "alte Bücher"),
-    (NounPhrase(N["Buch"], Det.BARE, plural=True, adjective=A["alt"]), "dat", "alten Büchern"),
-    (NounPhrase(N["Apfel"], Det.NUM, plural=True, count=COUNTS[1], adjective=A["rot"]), "nom", "drei rote Äpfel"),
-    (NounPhrase(N["Hund"], adjective=A["schwarz"], plural=True), "nom", "die schwarzen Hunde"),
-])
+
+@pytest.mark.parametrize(
+    "np, case, expected",
+    [
+        (NounPhrase(N["Mann"]), "nom", "der Mann"),
+        (NounPhrase(N["Mann"]), "acc", "den Mann"),
+        (NounPhrase(N["Mann"]), "dat", "dem Mann"),
+        (NounPhrase(N["Mann"], Det.INDEF), "acc", "einen Mann"),
+        (NounPhrase(N["Mann"], Det.INDEF), "dat", "einem Mann"),
+        (NounPhrase(N["Mann"], adjective=A["alt"]), "acc", "den alten Mann"),
+        (NounPhrase(N["Mann"], Det.INDEF, adjective=A["alt"]), "nom", "ein alter Mann"),
+        (NounPhrase(N["Buch"], Det.INDEF, adjective=A["neu"]), "acc", "ein neues Buch"),
+        (NounPhrase(N["Buch"], adjective=A["neu"]), "acc", "das neue Buch"),
+        (NounPhrase(N["Frau"], Det.INDEF, adjective=A["jung"]), "dat", "einer jungen Frau"),
+        (NounPhrase(N["Hund"], Det.POSS, possessor=P["I"], adjective=A["klein"]), "acc", "meinen kleinen Hund"),
+        (NounPhrase(N["Tasche"], Det.POSS, possessor=P["we"]), "dat", "unserer Tasche"),
+        (NounPhrase(N["Kind"], plural=True), "dat", "den Kindern"),
+        (NounPhrase(N["Auto"], plural=True), "dat", "den Autos"),
+        (NounPhrase(N["Junge"]), "acc", "den Jungen"),
+        (NounPhrase(N["Buch"], Det.BARE, plural=True, adjective=A["alt"]), "acc", "alte Bücher"),
+        (NounPhrase(N["Buch"], Det.BARE, plural=True, adjective=A["alt"]), "dat", "alten Büchern"),
+        (NounPhrase(N["Apfel"], Det.NUM, plural=True, count=COUNTS[1], adjective=A["rot"]), "nom", "drei rote Äpfel"),
+        (NounPhrase(N["Hund"], adjective=A["schwarz"], plural=True), "nom", "die schwarzen Hunde"),
+    ],
+)
 def test_noun_phrase_agreement(np, case, expected):
     assert " ".join(w.text for w in german_phrases.noun_phrase(np, case, MAIN.obj)) == expected
 
 
 def test_kein_replaces_the_indefinite_article():
-    phrase = german_phrases.noun_phrase(NounPhrase(N["Apfel"], Det.INDEF, adjective=A["rot"]), "acc",
-                                        MAIN.obj, MAIN.verb, MAIN.neg)
+    phrase = german_phrases.noun_phrase(
+        NounPhrase(N["Apfel"], Det.INDEF, adjective=A["rot"]), "acc", MAIN.obj, MAIN.verb, MAIN.neg
+    )
     assert [w.text for w in phrase] == ["keinen", "roten", "Apfel"]
 
 
 def test_cases_in_a_sentence():
-    c = Clause(V["geben"], NounPhrase(N["Mann"]), obj=NounPhrase(N["Apfel"], Det.INDEF),
-               dat=NounPhrase(N["Kind"], adjective=A["klein"]))
+    c = Clause(
+        V["geben"],
+        NounPhrase(N["Mann"]),
+        obj=NounPhrase(N["Apfel"], Det.INDEF),
+        dat=NounPhrase(N["Kind"], adjective=A["klein"]),
+    )
     s = templates.dative(c)
     assert s.text("de") == "Der Mann gibt dem kleinen Kind einen Apfel."
     assert s.text("en") == "The man gives the small child an apple."
 
 
 # ---------------------------------------------------------------- alignment
+
 
 def test_alignment_sanity(corpus):
     for s in corpus:
@@ -271,29 +310,52 @@ def test_alignment_sanity(corpus):
 
 
 def test_fast_alignment_matches_the_rule():
-    c = Clause(V["anrufen"], NounPhrase(N["Frau"], adjective=A["alt"]), obj=NAME["Peter"], tense=Tense.PERFECT,
-               time=TIME["gestern"], negated=True)
+    c = Clause(
+        V["anrufen"],
+        NounPhrase(N["Frau"], adjective=A["alt"]),
+        obj=NAME["Peter"],
+        tense=Tense.PERFECT,
+        time=TIME["gestern"],
+        negated=True,
+    )
     de, en = de_clause(c, Order.SUBJECT_FIRST, MAIN), en_clause(c, Order.SUBJECT_FIRST, MAIN)
     s = templates.negation(c)
     assert s.de_align == tuple(tuple(j for j, e in enumerate(en) if linked(d, e)) for d in de)
 
 
 HAND_CHECKED = [
-    (templates.perfect(Clause(V["lesen"], NounPhrase(N["Mann"]), NounPhrase(N["Buch"], Det.INDEF),
-                              tense=Tense.PERFECT)),
-     "Der Mann hat ein Buch gelesen.", "The man has read a book.",
-     ((0, 1), (1, 2), (1, 2, 3), (3, 4, 5), (4, 5), (2, 3))),
-    (templates.separable(Clause(V["anrufen"], P["she"], NounPhrase(N["Bruder"], Det.POSS, possessor=P["she"]))),
-     "Sie ruft ihren Bruder an.", "She calls her brother.",
-     ((0, 1), (0, 1), (1, 2, 3), (3,), (1,))),
-    (templates.negation(Clause(V["lesen"], NAME["Anna"], NounPhrase(N["Buch"], Det.INDEF), negated=True)),
-     "Anna liest kein Buch.", "Anna does not read a book.",
-     ((0, 1), (0, 3), (1, 2, 3, 4, 5), (4, 5))),
-    (templates.sub_weil(Complex(Clause(V["lachen"], NounPhrase(N["Kind"])), WEIL,
-                                Clause(V["spielen"], NounPhrase(N["Hund"]), tense=Tense.PERFECT,
-                                       time=TIME["gestern"]))),
-     "Das Kind lacht, weil der Hund gestern gespielt hat.", "The child laughs because the dog played yesterday.",
-     ((0, 1), (1, 2), (1, 2), (3,), (4, 5), (5,), (6, 7), (6,), (5, 6))),
+    (
+        templates.perfect(
+            Clause(V["lesen"], NounPhrase(N["Mann"]), NounPhrase(N["Buch"], Det.INDEF), tense=Tense.PERFECT)
+        ),
+        "Der Mann hat ein Buch gelesen.",
+        "The man has read a book.",
+        ((0, 1), (1, 2), (1, 2, 3), (3, 4, 5), (4, 5), (2, 3)),
+    ),
+    (
+        templates.separable(Clause(V["anrufen"], P["she"], NounPhrase(N["Bruder"], Det.POSS, possessor=P["she"]))),
+        "Sie ruft ihren Bruder an.",
+        "She calls her brother.",
+        ((0, 1), (0, 1), (1, 2, 3), (3,), (1,)),
+    ),
+    (
+        templates.negation(Clause(V["lesen"], NAME["Anna"], NounPhrase(N["Buch"], Det.INDEF), negated=True)),
+        "Anna liest kein Buch.",
+        "Anna does not read a book.",
+        ((0, 1), (0, 3), (1, 2, 3, 4, 5), (4, 5)),
+    ),
+    (
+        templates.sub_weil(
+            Complex(
+                Clause(V["lachen"], NounPhrase(N["Kind"])),
+                WEIL,
+                Clause(V["spielen"], NounPhrase(N["Hund"]), tense=Tense.PERFECT, time=TIME["gestern"]),
+            )
+        ),
+        "Das Kind lacht, weil der Hund gestern gespielt hat.",
+        "The child laughs because the dog played yesterday.",
+        ((0, 1), (1, 2), (1, 2), (3,), (4, 5), (5,), (6, 7), (6,), (5, 6)),
+    ),
 ]
 
 
@@ -310,6 +372,7 @@ def test_question_alignment():
 
 
 # ---------------------------------------------------------------- splits
+
 
 def test_splits(corpus):
     split = {s.id: split_of(s) for s in corpus}

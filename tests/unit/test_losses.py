@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from speech_proactive.training.batch import Example, collate, even_frames
 from speech_proactive.config import TaskSpec
 from speech_proactive.model.frontend import log_mel
+from speech_proactive.training.batch import Example, collate, even_frames
 from speech_proactive.training.losses import LossConfig, compute_losses, shared_forward, source_lengths, topk_kl
 from speech_proactive.training.schedules import allocation_weights, sample_schedule, units_to_vectors
 
@@ -22,8 +22,10 @@ def test_schedule_monotone_and_complete(m, n):
 
 def test_skew_shifts_mass():
     g = torch.Generator().manual_seed(0)
-    mean = {s: torch.stack([sample_schedule(40, 10, g, s) for _ in range(300)]).float().mean(0)[:-1].mean()
-            for s in (-2.0, 0.0, 2.0)}
+    mean = {
+        s: torch.stack([sample_schedule(40, 10, g, s) for _ in range(300)]).float().mean(0)[:-1].mean()
+        for s in (-2.0, 0.0, 2.0)
+    }
     assert mean[2.0] > mean[0.0] + 3 and mean[0.0] > mean[-2.0] + 3  # positive skew reads earlier
     assert torch.isclose(allocation_weights(5, 0.0), torch.full((5,), 0.2)).all()
 
@@ -53,9 +55,15 @@ def make_batch(model, speech):
     task = TaskSpec("st", "en", "de")
     texts = ["der alte mann liest ein buch", "die kinder spielen"]
     cuts = [len(speech), len(speech) // 2]
-    examples = [Example(even_frames(log_mel(speech[:c])), model.prompt_ids(task), model.target_ids(t),
-                        model.transcript_ids("the old man reads a book"))
-                for c, t in zip(cuts, texts)]
+    examples = [
+        Example(
+            even_frames(log_mel(speech[:c])),
+            model.prompt_ids(task),
+            model.target_ids(t),
+            model.transcript_ids("the old man reads a book"),
+        )
+        for c, t in zip(cuts, texts)
+    ]
     return collate(examples)
 
 
@@ -68,16 +76,16 @@ def test_shared_pass_equals_separate_passes(model, speech):
         shared = shared_forward(model, batch, LossConfig(n_students=2), schedules=schedules)
         offset = 0
         for b in range(len(batch)):
-            mel = batch.mel[b:b + 1, :, :int(batch.n_mel_frames[b])]
+            mel = batch.mel[b : b + 1, :, : int(batch.n_mel_frames[b])]
             source = model.adapter(model.encoder.forward_blockwise(mel))[0]
             assert len(source) == int(n_vec[b])
             inputs, t = batch.targets[b][:-1], len(batch.targets[b]) - 1
             full = torch.full((t,), len(source))
             alone = model.lm.forward_sequence(batch.prompts[b], source, inputs, full).logits[0]
-            torch.testing.assert_close(shared.teacher[offset:offset + t], alone, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(shared.teacher[offset : offset + t], alone, atol=1e-5, rtol=1e-5)
             for c in range(2):
                 alone = model.lm.forward_sequence(batch.prompts[b], source, inputs, schedules[b][c]).logits[0]
-                torch.testing.assert_close(shared.students[c][offset:offset + t], alone, atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(shared.students[c][offset : offset + t], alone, atol=1e-5, rtol=1e-5)
             offset += t
 
 
@@ -143,8 +151,16 @@ def test_text_warmup_is_the_llm_on_the_source_text(model, speech):
 
     task = TaskSpec("st", "en", "de")
     pairs = [("the old man reads a book", "der alte Mann liest ein Buch"), ("we play", "wir spielen")]
-    examples = [Example(even_frames(log_mel(speech[:8000])), model.prompt_ids(task), model.target_ids(t),
-                        model.transcript_ids(s), model.text_ids(s)) for s, t in pairs]
+    examples = [
+        Example(
+            even_frames(log_mel(speech[:8000])),
+            model.prompt_ids(task),
+            model.target_ids(t),
+            model.transcript_ids(s),
+            model.text_ids(s),
+        )
+        for s, t in pairs
+    ]
     batch = collate(examples)
     model.zero_grad(set_to_none=True)
     terms = text_only(model, batch)
@@ -153,8 +169,9 @@ def test_text_warmup_is_the_llm_on_the_source_text(model, speech):
     with torch.no_grad():
         for s, t in pairs:
             src, tgt = model.text_ids(s), model.target_ids(t)
-            out = model.lm.forward_sequence(model.prompt_ids(task), model.lm.embed(src), tgt[:-1],
-                                            torch.full((len(tgt) - 1,), len(src)))
+            out = model.lm.forward_sequence(
+                model.prompt_ids(task), model.lm.embed(src), tgt[:-1], torch.full((len(tgt) - 1,), len(src))
+            )
             nll.append(F.cross_entropy(out.logits[0], tgt[1:], reduction="sum"))
     n_tokens = sum(len(model.target_ids(t)) - 1 for _, t in pairs)
     torch.testing.assert_close(terms.batch.detach(), sum(nll) / n_tokens, rtol=1e-5, atol=1e-5)
@@ -169,8 +186,15 @@ def test_token_adapter_trains_its_vocabulary_head_with_ctc(speech):
     model = tiny_model(adapter_output="tokens").train()
     task = TaskSpec("st", "en", "de")
     src = "the old man reads a book"
-    examples = [Example(even_frames(log_mel(speech)), model.prompt_ids(task), model.target_ids("der alte mann"),
-                        model.transcript_ids(src), model.text_ids(src))]
+    examples = [
+        Example(
+            even_frames(log_mel(speech)),
+            model.prompt_ids(task),
+            model.target_ids("der alte mann"),
+            model.transcript_ids(src),
+            model.text_ids(src),
+        )
+    ]
     terms = compute_losses(model, collate(examples), LossConfig(ctc_weight=1.0), torch.Generator().manual_seed(0))
     terms.total.backward()
     assert terms.ctc > 0

@@ -18,8 +18,16 @@ def folder(tmp_path):
 
 
 def good(**kw):
-    d = {"id": "u1", "audio": "a.wav", "n_samples": 1600, "src_lang": "en", "src_text": "the man reads",
-         "tgt_lang": "de", "tgt_text": "der mann liest", "speaker": "s1"}
+    d = {
+        "id": "u1",
+        "audio": "a.wav",
+        "n_samples": 1600,
+        "src_lang": "en",
+        "src_text": "the man reads",
+        "tgt_lang": "de",
+        "tgt_text": "der mann liest",
+        "speaker": "s1",
+    }
     d.update(kw)
     return d
 
@@ -59,9 +67,20 @@ def test_skip_bad_counts(folder):
 
 
 def test_round_trip_and_optional_fields(folder):
-    u = Utterance("u1", "a.wav", 1600, "en", "the man reads", "de", "der mann liest", "s1",
-                  src_word_end_ms=(20.0, 50.0, 90.0), tgt_align=((0,), (1,), (2,)), tgt_ideal_ms=(20.0, 50.0, 90.0),
-                  meta={"shape": "present"})
+    u = Utterance(
+        "u1",
+        "a.wav",
+        1600,
+        "en",
+        "the man reads",
+        "de",
+        "der mann liest",
+        "s1",
+        src_word_end_ms=(20.0, 50.0, 90.0),
+        tgt_align=((0,), (1,), (2,)),
+        tgt_ideal_ms=(20.0, 50.0, 90.0),
+        meta={"shape": "present"},
+    )
     path = write_manifest(folder / "m.jsonl", [u])
     m = read_manifest(path)
     assert m.rows == [u] and m.audio_path(u) == folder / "a.wav"

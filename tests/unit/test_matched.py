@@ -20,8 +20,13 @@ def test_interpolation_between_neighbours_only():
 
 
 def test_gains_against_wait_k_and_cli(tmp_path, capsys):
-    rows = [row("offline", 3000, 50), row("wait-k:1", 0, 10), row("wait-k:3", 1000, 30),
-            row("entropy:q0.9", 500, 25), row("probe:q0.5", 2000, 45)]
+    rows = [
+        row("offline", 3000, 50),
+        row("wait-k:1", 0, 10),
+        row("wait-k:3", 1000, 30),
+        row("entropy:q0.9", 500, 25),
+        row("probe:q0.5", 2000, 45),
+    ]
     found = {g.policy: g for g in matched_latency.gains(rows)}
     assert set(found) == {"entropy:q0.9", "probe:q0.5"}  # offline and the baseline itself are not compared
     assert found["entropy:q0.9"].gain == pytest.approx(5.0)
@@ -36,8 +41,11 @@ def test_gains_against_wait_k_and_cli(tmp_path, capsys):
 
 
 def test_share_columns_print_as_percent(tmp_path, capsys):
-    rows = [{**row("wait-k:4", 0, 20), "rco": 0.2, "f1": 20.0}, {**row("wait-k:8", 0, 40), "rco": 0.6, "f1": 40.0},
-            {**row("entropy:q0.5", 0, 0), "rco": 0.4, "f1": 35.0}]
+    rows = [
+        {**row("wait-k:4", 0, 20), "rco": 0.2, "f1": 20.0},
+        {**row("wait-k:8", 0, 40), "rco": 0.6, "f1": 40.0},
+        {**row("entropy:q0.5", 0, 0), "rco": 0.4, "f1": 35.0},
+    ]
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"rows": rows}))
     assert matched_latency.main([str(path), "--latency", "rco", "--quality", "f1"]) == 0

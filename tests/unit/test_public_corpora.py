@@ -9,9 +9,7 @@ import pytest
 import soundfile as sf
 
 from speech_proactive import audio
-from speech_proactive.data.corpora import covost
-from speech_proactive.data.corpora import librispeech
-from speech_proactive.data.corpora import mustc
+from speech_proactive.data.corpora import covost, librispeech, mustc
 from speech_proactive.data.corpora.librispeech import CorpusError
 from speech_proactive.data.manifest import read_manifest
 
@@ -72,25 +70,37 @@ def make_covost(tmp_path: Path) -> Path:
     write_cv_clip(clips, "common_voice_en_4.mp3", signal(1.0, 48000, 4), 48000)
     write_cv_clip(clips, "common_voice_en_5.mp3", signal(0.8, 48000, 5), 48000)
     write_cv_clip(clips, "common_voice_en_6.mp3", signal(0.5, 48000, 6), 48000)
-    (cv / "validated.tsv").write_text("\n".join([
-        CV_HEADER,
-        "spk_a\tcommon_voice_en_1.mp3\tThe church is old.\t2\t0\t\t\t\ten\t",
-        "spk_a\tcommon_voice_en_2.mp3\tWhen water is scarce, avoid wasting it.\t2\t0\tthirties\tmale\tus\ten\t",
-        "spk_b\tcommon_voice_en_3.mp3\t\"She'll be all right.\"\t3\t1\t\t\t\ten\t",
-        "spk_c\tcommon_voice_en_4.mp3\tAll's well that ends well.\t2\t0\t\t\t\ten\t",
-        "spk_d\tcommon_voice_en_5.mp3\tYou will drive with her.\t2\t0\t\t\t\ten\t",
-        "spk_z\tcommon_voice_en_99.mp3\tNot in CoVoST.\t2\t0\t\t\t\ten\t",
-    ]) + "\n", encoding="utf-8")
-    (cv / "covost_v2.en_de.tsv").write_text("\n".join([
-        "path\ttranslation\tsplit",  # the header of the released file (HF datasets' covost2 dummy data)
-        "common_voice_en_1.mp3\tDie Kirche ist alt.\ttrain",
-        "common_voice_en_2.mp3\tWenn Wasser knapp ist, verschwenden Sie es nicht.\ttrain",
-        "common_voice_en_3.mp3\tSie wird schon in Ordnung sein.\ttrain_covost",
-        "common_voice_en_4.mp3\tEnde gut, alles gut.\tdev",
-        "common_voice_en_5.mp3\tDu fährst mit ihr.\ttest",
-        "common_voice_en_6.mp3\tNicht in validated.tsv.\ttrain",
-        "common_voice_en_7.mp3\tAnderer Teil.\tdev_covost",
-    ]) + "\n", encoding="utf-8")
+    (cv / "validated.tsv").write_text(
+        "\n".join(
+            [
+                CV_HEADER,
+                "spk_a\tcommon_voice_en_1.mp3\tThe church is old.\t2\t0\t\t\t\ten\t",
+                "spk_a\tcommon_voice_en_2.mp3\tWhen water is scarce, avoid wasting it.\t2\t0\tthirties\tmale\tus\ten\t",
+                'spk_b\tcommon_voice_en_3.mp3\t"She\'ll be all right."\t3\t1\t\t\t\ten\t',
+                "spk_c\tcommon_voice_en_4.mp3\tAll's well that ends well.\t2\t0\t\t\t\ten\t",
+                "spk_d\tcommon_voice_en_5.mp3\tYou will drive with her.\t2\t0\t\t\t\ten\t",
+                "spk_z\tcommon_voice_en_99.mp3\tNot in CoVoST.\t2\t0\t\t\t\ten\t",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    (cv / "covost_v2.en_de.tsv").write_text(
+        "\n".join(
+            [
+                "path\ttranslation\tsplit",  # the header of the released file (HF datasets' covost2 dummy data)
+                "common_voice_en_1.mp3\tDie Kirche ist alt.\ttrain",
+                "common_voice_en_2.mp3\tWenn Wasser knapp ist, verschwenden Sie es nicht.\ttrain",
+                "common_voice_en_3.mp3\tSie wird schon in Ordnung sein.\ttrain_covost",
+                "common_voice_en_4.mp3\tEnde gut, alles gut.\tdev",
+                "common_voice_en_5.mp3\tDu fährst mit ihr.\ttest",
+                "common_voice_en_6.mp3\tNicht in validated.tsv.\ttrain",
+                "common_voice_en_7.mp3\tAnderer Teil.\tdev_covost",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return cv
 
 
@@ -112,7 +122,7 @@ def test_covost_builds_splits_texts_speakers_and_audio(tmp_path):
     by_id = {u.id: u for u in train.rows}
     assert sorted(by_id) == ["common_voice_en_1", "common_voice_en_2", "common_voice_en_3"]
     u3 = by_id["common_voice_en_3"]
-    assert u3.src_text == "\"She'll be all right.\""  # no quoting in CV TSVs: quotes are text
+    assert u3.src_text == '"She\'ll be all right."'  # no quoting in CV TSVs: quotes are text
     assert u3.tgt_text == "Sie wird schon in Ordnung sein."
     assert (u3.speaker, u3.src_lang, u3.tgt_lang) == ("spk_b", "en", "de")
     assert by_id["common_voice_en_2"].speaker == "spk_a"
@@ -143,9 +153,11 @@ def test_covost_reads_get_covost_splits_output(tmp_path):
     cv = make_covost(tmp_path)
     (cv / "covost_v2.en_de.tsv").unlink()
     header = "path\tsentence\ttranslation\tclient_id"
-    for split, line in [("train", "common_voice_en_1.mp3\tThe church is old.\tDie Kirche ist alt.\tspk_a"),
-                        ("dev", "common_voice_en_4.mp3\tAll's well.\tEnde gut.\tspk_c"),
-                        ("test", "common_voice_en_5.mp3\tYou will drive.\tDu fährst.\tspk_d")]:
+    for split, line in [
+        ("train", "common_voice_en_1.mp3\tThe church is old.\tDie Kirche ist alt.\tspk_a"),
+        ("dev", "common_voice_en_4.mp3\tAll's well.\tEnde gut.\tspk_c"),
+        ("test", "common_voice_en_5.mp3\tYou will drive.\tDu fährst.\tspk_d"),
+    ]:
         (cv / f"covost_v2.en_de.{split}.tsv").write_text(f"{header}\n{line}\n", encoding="utf-8")
     summary = covost.build(cv.parent, tmp_path / "out", progress=False)  # the release folder holding en/
     assert [s.n_utterances for s in summary.splits] == [1, 1, 1]
@@ -184,8 +196,23 @@ def test_covost_mp3_without_decoder_says_how_to_convert(tmp_path, monkeypatch):
 
 def test_covost_cli(tmp_path, capsys):
     cv = make_covost(tmp_path)
-    rc = covost.main(["--root", str(cv), "--out", str(tmp_path / "out"), "--src", "en", "--tgt", "de",
-                      "--splits", "dev", "--jobs", "1", "--no-progress"])
+    rc = covost.main(
+        [
+            "--root",
+            str(cv),
+            "--out",
+            str(tmp_path / "out"),
+            "--src",
+            "en",
+            "--tgt",
+            "de",
+            "--splits",
+            "dev",
+            "--jobs",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert rc == 0 and "dev: 1 utterances" in capsys.readouterr().out
     assert covost.main(["--root", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
     assert "not a Common Voice language folder" in capsys.readouterr().err
@@ -197,26 +224,36 @@ def test_covost_cli(tmp_path, capsys):
 
 def write_segments_yaml(path: Path, segments: list[tuple[float, float, str]]) -> None:
     """As released: one flow mapping per line, six decimals."""
-    lines = [f"- {{duration: {d:.6f}, offset: {o:.6f}, rW: 3, uW: 0, speaker_id: spk.{Path(w).stem[4:]}, wav: {w}}}"
-             for o, d, w in segments]
+    lines = [
+        f"- {{duration: {d:.6f}, offset: {o:.6f}, rW: 3, uW: 0, speaker_id: spk.{Path(w).stem[4:]}, wav: {w}}}"
+        for o, d, w in segments
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def make_mustc_split(data: Path, split: str, talks: dict[str, tuple[float, int]],
-                     segments: list[tuple[float, float, str]]) -> None:
+def make_mustc_split(
+    data: Path, split: str, talks: dict[str, tuple[float, int]], segments: list[tuple[float, float, str]]
+) -> None:
     (data / split / "wav").mkdir(parents=True)
     (data / split / "txt").mkdir()
     for i, (name, (seconds, rate)) in enumerate(talks.items()):
         sf.write(str(data / split / "wav" / name), signal(seconds, rate, 10 + i), rate, subtype="PCM_16")
     write_segments_yaml(data / split / "txt" / f"{split}.yaml", segments)
     (data / split / "txt" / f"{split}.en").write_text(
-        "".join(f"english sentence {i} .\n" for i in range(len(segments))), encoding="utf-8")
+        "".join(f"english sentence {i} .\n" for i in range(len(segments))), encoding="utf-8"
+    )
     (data / split / "txt" / f"{split}.de").write_text(
-        "".join(f"deutscher Satz {i} .\n" for i in range(len(segments))), encoding="utf-8")
+        "".join(f"deutscher Satz {i} .\n" for i in range(len(segments))), encoding="utf-8"
+    )
 
 
-DEV_SEGMENTS = [(0.25, 0.73, "ted_1.wav"), (1.1, 0.9, "ted_1.wav"), (2.3, 0.5123, "ted_1.wav"),
-                (0.0, 1.0, "ted_2.wav"), (1.5, 0.55, "ted_2.wav")]  # the last runs 50 ms past the end of ted_2
+DEV_SEGMENTS = [
+    (0.25, 0.73, "ted_1.wav"),
+    (1.1, 0.9, "ted_1.wav"),
+    (2.3, 0.5123, "ted_1.wav"),
+    (0.0, 1.0, "ted_2.wav"),
+    (1.5, 0.55, "ted_2.wav"),
+]  # the last runs 50 ms past the end of ted_2
 
 
 def make_mustc(tmp_path: Path) -> Path:
@@ -285,8 +322,10 @@ def test_mustc_bad_yaml_names_the_segment(tmp_path):
 # ----------------------------------------------------------------------------------------------------------------
 # LibriSpeech: {split}/{speaker}/{chapter}/{speaker}-{chapter}.trans.txt + {id}.flac (16 kHz FLAC)
 
-LIBRI = {("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED"],
-         ("174", "50561"): ["FORGOTTEN TOO THE NAME OF GILLIAN THE LOVELY CAPTIVE"]}
+LIBRI = {
+    ("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED"],
+    ("174", "50561"): ["FORGOTTEN TOO THE NAME OF GILLIAN THE LOVELY CAPTIVE"],
+}
 
 
 def make_librispeech(tmp_path: Path) -> Path:

@@ -6,11 +6,11 @@ import shutil
 import pytest
 
 from speech_proactive.data.corpora import qa_corpus
-from speech_proactive.data.manifest import ManifestError, read_manifest, row_problems
 from speech_proactive.data.corpora.qa import generate, split_of
 from speech_proactive.data.corpora.qa.facts import RELATION_BY_KEY, Fact, Shape, state
 from speech_proactive.data.corpora.qa.lexicon import PEOPLE
 from speech_proactive.data.corpora.qa.passages import _facts, _held_out
+from speech_proactive.data.manifest import ManifestError, read_manifest, row_problems
 from speech_proactive.evaluation.metrics.qa import normalize
 
 ANNA = PEOPLE[0]
@@ -65,8 +65,17 @@ def test_splits_come_from_content_and_hold_out_shapes():
 
 
 def test_qa_rows_need_a_question_and_a_known_task(tmp_path):
-    row = {"id": "x", "audio": "a.wav", "n_samples": 10, "src_lang": "en", "src_text": "Anna lives in Rome.",
-           "tgt_lang": "en", "tgt_text": "Rome", "speaker": "s", "task": "qa"}
+    row = {
+        "id": "x",
+        "audio": "a.wav",
+        "n_samples": 10,
+        "src_lang": "en",
+        "src_text": "Anna lives in Rome.",
+        "tgt_lang": "en",
+        "tgt_text": "Rome",
+        "speaker": "s",
+        "task": "qa",
+    }
     assert any("question" in p for p in row_problems(row, tmp_path, check_audio=False))
     assert any("task must be" in p for p in row_problems({**row, "task": "chat"}, tmp_path, check_audio=False))
     assert row_problems({**row, "question": "Where does Anna live?"}, tmp_path, check_audio=False) == []

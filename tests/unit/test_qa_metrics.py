@@ -5,8 +5,15 @@ import math
 import pytest
 
 from speech_proactive.evaluation import results
+from speech_proactive.evaluation.metrics.qa import (
+    AnswerTiming,
+    answer_timing,
+    exact_match,
+    f1,
+    normalize,
+    score_answers,
+)
 from speech_proactive.streaming.decode import Decoded
-from speech_proactive.evaluation.metrics.qa import AnswerTiming, answer_timing, exact_match, f1, normalize, score_answers
 
 
 def test_normalisation_and_token_f1_follow_squad():
@@ -24,10 +31,12 @@ def test_an_empty_answer_counts_as_given_at_the_end():
 
 
 def test_scores_of_a_hand_built_set():
-    timings = [AnswerTiming(1500.0, 1000.0, 6000.0),  # early evidence, answered within 1 s
-               AnswerTiming(2500.0, 1000.0, 6000.0),  # early evidence, 1.5 s late
-               AnswerTiming(3000.0, 4000.0, 6000.0),  # a guess before the evidence
-               AnswerTiming(6000.0, 5500.0, 6000.0)]
+    timings = [
+        AnswerTiming(1500.0, 1000.0, 6000.0),  # early evidence, answered within 1 s
+        AnswerTiming(2500.0, 1000.0, 6000.0),  # early evidence, 1.5 s late
+        AnswerTiming(3000.0, 4000.0, 6000.0),  # a guess before the evidence
+        AnswerTiming(6000.0, 5500.0, 6000.0),
+    ]
     s = score_answers(["Berlin", "two", "Paul", ""], ["Berlin", "two o'clock", "Anna", "red"], timings)
     assert s.em == pytest.approx(25.0)
     assert s.f1 == pytest.approx(100 * (1 + 2 / 3) / 4)
@@ -42,8 +51,10 @@ def test_scores_of_a_hand_built_set():
 
 
 def test_evaluate_scores_qa_rows_and_tabulates_them():
-    decoded = [Decoded("a", "Berlin", "Berlin", (1280.0,), (1300.0,), 4000.0, 20.0, "qa", 1100.0, "en", "en"),
-               Decoded("b", "", "Rome", (), (), 4000.0, 20.0, "qa", 3900.0, "en", "en")]
+    decoded = [
+        Decoded("a", "Berlin", "Berlin", (1280.0,), (1300.0,), 4000.0, 20.0, "qa", 1100.0, "en", "en"),
+        Decoded("b", "", "Rome", (), (), 4000.0, 20.0, "qa", 3900.0, "en", "en"),
+    ]
     row = results.score_row("test.qa-en.jsonl", "offline", decoded)
     assert row["task"] == "qa" and row["f1"] == pytest.approx(50.0) and row["em"] == pytest.approx(50.0)
     assert row["after_ideal_ms"] == pytest.approx((180.0 + 100.0) / 2)

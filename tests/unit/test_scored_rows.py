@@ -20,8 +20,21 @@ def fixed(task: str, src: str, tgt: str, pairs: list[tuple[str, str]]) -> list[D
     out = []
     for n, (hyp, ref) in enumerate(pairs):
         delays = tuple(min(1000.0 * (i + 1), SOURCE_MS) for i in range(len(hyp.split())))
-        out.append(Decoded(f"u{n}", hyp, ref, delays, tuple(d + 10.0 * (i + 1) for i, d in enumerate(delays)),
-                           SOURCE_MS, 30.0, task, None, src, tgt))
+        out.append(
+            Decoded(
+                f"u{n}",
+                hyp,
+                ref,
+                delays,
+                tuple(d + 10.0 * (i + 1) for i, d in enumerate(delays)),
+                SOURCE_MS,
+                30.0,
+                task,
+                None,
+                src,
+                tgt,
+            )
+        )
     return out
 
 

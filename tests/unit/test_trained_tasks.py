@@ -6,6 +6,8 @@ import pytest
 
 from speech_proactive import Session
 from speech_proactive.config import TaskSpec
+from speech_proactive.data.manifest import Utterance, write_manifest
+from speech_proactive.data.manifest import read_manifest as read_data_manifest
 from speech_proactive.model.bundle import save_bundle
 from speech_proactive.model.trained_tasks import (
     TaskKey,
@@ -16,10 +18,13 @@ from speech_proactive.model.trained_tasks import (
     row_tasks,
     to_meta,
 )
-from speech_proactive.data.manifest import Utterance, write_manifest
-from speech_proactive.data.manifest import read_manifest as read_data_manifest
 
-BOTH_WAYS = [TaskKey("asr", "de", "de"), TaskKey("asr", "en", "en"), TaskKey("st", "de", "en"), TaskKey("st", "en", "de")]
+BOTH_WAYS = [
+    TaskKey("asr", "de", "de"),
+    TaskKey("asr", "en", "en"),
+    TaskKey("st", "de", "en"),
+    TaskKey("st", "en", "de"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +56,10 @@ def test_unknown_bundles_keep_the_old_defaults():
 
 
 def test_older_bundles_are_read_from_their_training_manifests(tmp_path, monkeypatch):
-    rows = [Utterance("a", "a.wav", 16000, "de", "hallo", "en", "hello", "s"),
-            Utterance("b", "b.wav", 16000, "en", "hello", "en", "hello", "s")]  # an asr-only row
+    rows = [
+        Utterance("a", "a.wav", 16000, "de", "hallo", "en", "hello", "s"),
+        Utterance("b", "b.wav", 16000, "en", "hello", "en", "hello", "s"),
+    ]  # an asr-only row
     write_manifest(tmp_path / "train.jsonl", rows)
     monkeypatch.chdir(tmp_path)  # training config paths are relative to where training ran
     meta = {"train_config": {"train": ["train.jsonl"], "tasks": ["st", "asr"]}}
@@ -71,12 +78,15 @@ def test_session_from_bundle(both_ways_bundle):
 def test_translate_refuses_an_unknown_pair(both_ways_bundle, speech_wav, capsys):
     from speech_proactive.apps import translate
 
-    assert translate.main(["--model", str(both_ways_bundle), "--src-lang", "en", "--tgt-lang", "en",
-                           str(speech_wav)]) == 2
+    assert (
+        translate.main(["--model", str(both_ways_bundle), "--src-lang", "en", "--tgt-lang", "en", str(speech_wav)]) == 2
+    )
     err = capsys.readouterr().err
     assert "st de>en, st en>de" in err and "is none of them" in err
-    assert translate.main(["--model", str(both_ways_bundle), "--tgt-lang", "de", "--policy", "wait-k",
-                           str(speech_wav)]) == 0
+    assert (
+        translate.main(["--model", str(both_ways_bundle), "--tgt-lang", "de", "--policy", "wait-k", str(speech_wav)])
+        == 0
+    )
     final = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert final["final"] is True and final["audio_ms"] > 0
 
@@ -92,8 +102,10 @@ def test_evaluate_refuses_a_test_set_of_an_unknown_pair(both_ways_bundle, tmp_pa
 def test_simuleval_lists_record_each_source_language(tmp_path, speech_wav):
     from speech_proactive.data.simuleval_lists import write_lists
 
-    rows = [Utterance("a", str(speech_wav), 16000, "de", "hallo", "en", "hello", "s"),
-            Utterance("b", str(speech_wav), 16000, "en", "hello", "de", "hallo", "s")]
+    rows = [
+        Utterance("a", str(speech_wav), 16000, "de", "hallo", "en", "hello", "s"),
+        Utterance("b", str(speech_wav), 16000, "en", "hello", "de", "hallo", "s"),
+    ]
     write_lists(read_data_manifest(write_manifest(tmp_path / "m.jsonl", rows), check_audio=False), tmp_path / "lists")
     assert (tmp_path / "lists" / "src_lang.txt").read_text() == "de\nen\n"
     assert (tmp_path / "lists" / "tgt_lang.txt").read_text() == "en\nde\n"

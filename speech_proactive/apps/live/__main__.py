@@ -26,33 +26,56 @@ QA_PAUSE_MS = 2000.0  # espeak-ng and most speakers pause well under 2 s between
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.live", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.live",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", type=Path, help="bundle folder (required unless --list-devices)")
-    p.add_argument("--policy", default="entropy:q0.9",
-                   help="offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT], hold-n:N, "
-                        "local-agreement (default: entropy:q0.9, calibrated once on the bundle's dev set)")
+    p.add_argument(
+        "--policy",
+        default="entropy:q0.9",
+        help="offline, wait-k:K[:PER_CHUNK], entropy:T|qQ, attention:T|qQ[:RECENT], hold-n:N, "
+        "local-agreement (default: entropy:q0.9, calibrated once on the bundle's dev set)",
+    )
     p.add_argument("--task", choices=["st", "asr", "qa"], default="st")
     p.add_argument("--prompt", help="qa: the question to answer about what is said")
     p.add_argument("--src-lang", help="source language (default: the bundle's, when it knows only one)")
-    p.add_argument("--tgt-lang", help="target language of st (default: the bundle's, when that leaves one; "
-                                      "asr writes the source language)")
+    p.add_argument(
+        "--tgt-lang",
+        help="target language of st (default: the bundle's, when that leaves one; asr writes the source language)",
+    )
     src = p.add_argument_group("input")
     src.add_argument("--wav", type=Path, help="play this sound file (any rate and channels) instead of the microphone")
     src.add_argument("--speed", type=float, default=1.0, help="--wav playback: 1 real time, 0 as fast as possible")
     src.add_argument("--device", type=int, help="input device number (see --list-devices)")
     src.add_argument("--list-devices", action="store_true", help="list the input devices and exit")
-    src.add_argument("--queue-chunks", type=int, default=16,
-                     help="audio queued for the model before chunks are dropped (default 16 = 5 s)")
+    src.add_argument(
+        "--queue-chunks",
+        type=int,
+        default=16,
+        help="audio queued for the model before chunks are dropped (default 16 = 5 s)",
+    )
     seg = p.add_argument_group("segmentation (bounds memory and compute over long sessions)")
-    seg.add_argument("--pause-ms", type=float,
-                     help="a pause this long ends the segment: output flushed, model state reset (default "
-                          f"{SegmenterConfig.pause_ms:.0f}; qa: {QA_PAUSE_MS:.0f}, so that a passage's sentences "
-                          "stay one segment)")
-    seg.add_argument("--max-segment-s", type=float, default=SegmenterConfig.max_segment_ms / 1000,
-                     help="cut uninterrupted speech after this long; below the encoder's 30 s (default 20)")
-    seg.add_argument("--vad-dbfs", type=float, default=VadConfig.threshold_dbfs,
-                     help="speech is louder than this RMS level (default -45 dBFS; lower for a quiet microphone)")
+    seg.add_argument(
+        "--pause-ms",
+        type=float,
+        help="a pause this long ends the segment: output flushed, model state reset (default "
+        f"{SegmenterConfig.pause_ms:.0f}; qa: {QA_PAUSE_MS:.0f}, so that a passage's sentences "
+        "stay one segment)",
+    )
+    seg.add_argument(
+        "--max-segment-s",
+        type=float,
+        default=SegmenterConfig.max_segment_ms / 1000,
+        help="cut uninterrupted speech after this long; below the encoder's 30 s (default 20)",
+    )
+    seg.add_argument(
+        "--vad-dbfs",
+        type=float,
+        default=VadConfig.threshold_dbfs,
+        help="speech is louder than this RMS level (default -45 dBFS; lower for a quiet microphone)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", action="store_true", help="one JSON event per line instead of text")
     out.add_argument("--save-audio", type=Path, help="write the audio the model received to this WAV")
@@ -67,12 +90,26 @@ def config(args: argparse.Namespace) -> LiveConfig:
     from speech_proactive.streaming.from_bundle import bundle_tasks
 
     pause_ms = args.pause_ms if args.pause_ms is not None else QA_PAUSE_MS if args.task == "qa" else None
-    segmenter = SegmenterConfig(pause_ms=pause_ms or SegmenterConfig.pause_ms,
-                                max_segment_ms=args.max_segment_s * 1000, vad=VadConfig(threshold_dbfs=args.vad_dbfs))
+    segmenter = SegmenterConfig(
+        pause_ms=pause_ms or SegmenterConfig.pause_ms,
+        max_segment_ms=args.max_segment_s * 1000,
+        vad=VadConfig(threshold_dbfs=args.vad_dbfs),
+    )
     TaskSpec.check_prompt(args.task, args.prompt)
     task = resolve_task(args.task, args.src_lang, args.tgt_lang, args.prompt or "", bundle_tasks(args.model))
-    return LiveConfig(args.model, args.policy, task, args.wav, args.speed,
-                      args.device, args.queue_chunks, segmenter, args.jsonl, args.save_audio, args.save_transcript)
+    return LiveConfig(
+        args.model,
+        args.policy,
+        task,
+        args.wav,
+        args.speed,
+        args.device,
+        args.queue_chunks,
+        segmenter,
+        args.jsonl,
+        args.save_audio,
+        args.save_transcript,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(cfg: LiveConfig, mic: MicSettings | None) -> int:
+    from speech_proactive.apps.live import app
     from speech_proactive.audio import AudioError
     from speech_proactive.model.bundle import BundleError
-    from speech_proactive.apps.live import app
 
     try:
         session = app.load_session(cfg)

@@ -14,20 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from speech_proactive.training.augment import quiet_warning
-from speech_proactive.model.bundle import BundleError, read_manifest
-from speech_proactive.config import TaskSpec
 from speech_proactive.apps.live import microphone
 from speech_proactive.apps.live.blocks import BlockQueue
 from speech_proactive.apps.live.convert import ToModelAudio
 from speech_proactive.apps.live.display import PlainLines, make_display
-from speech_proactive.streaming.events import Summary
 from speech_proactive.apps.live.file_source import FileSource
 from speech_proactive.apps.live.recorder import AudioRecorder
 from speech_proactive.apps.live.runner import Runner, Sink
-from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
+from speech_proactive.config import TaskSpec
+from speech_proactive.model.bundle import BundleError, read_manifest
+from speech_proactive.streaming.events import Summary
 from speech_proactive.streaming.from_bundle import open_bundle
+from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
 from speech_proactive.streaming.session import Session
+from speech_proactive.training.augment import quiet_warning
 
 WAIT_POLL_S = 0.2  # the main thread wakes this often, so Ctrl-C is handled at once
 
@@ -86,8 +86,13 @@ class Live:
     outputs: ExitStack  # transcript and audio files, closed when the run ends
 
 
-def prepare(cfg: LiveConfig, session: Session, mic: microphone.MicSettings | None, out: TextIO,
-            extra_sinks: tuple[Sink, ...] = ()) -> Live:
+def prepare(
+    cfg: LiveConfig,
+    session: Session,
+    mic: microphone.MicSettings | None,
+    out: TextIO,
+    extra_sinks: tuple[Sink, ...] = (),
+) -> Live:
     """Check the settings and open the source and the output files; errors here mean the demo cannot start."""
     block_ms = session.model.cfg.encoder.chunk_ms  # one block is one encoder chunk: the queue counts chunks
     segmenter = Segmenter(session, cfg.segmenter)
@@ -97,14 +102,22 @@ def prepare(cfg: LiveConfig, session: Session, mic: microphone.MicSettings | Non
     with outputs:  # closes what was opened if a later file fails to open
         sinks: list[Sink] = [make_display(out, cfg.jsonl), *extra_sinks]
         if cfg.save_transcript is not None:
-            sinks.append(PlainLines(outputs.enter_context(open(cfg.save_transcript, "w", encoding="utf-8")),
-                                    summary=False))
+            sinks.append(
+                PlainLines(outputs.enter_context(open(cfg.save_transcript, "w", encoding="utf-8")), summary=False)
+            )
         recorder = None
         if cfg.save_audio is not None:
             recorder = AudioRecorder(cfg.save_audio)
             outputs.callback(recorder.close)
-        runner = Runner(queue, ToModelAudio(source.sample_rate, str(cfg.wav or "microphone")), segmenter, sinks,
-                        block_ms, lambda: source.n_device_overflows, recorder)
+        runner = Runner(
+            queue,
+            ToModelAudio(source.sample_rate, str(cfg.wav or "microphone")),
+            segmenter,
+            sinks,
+            block_ms,
+            lambda: source.n_device_overflows,
+            recorder,
+        )
         return Live(runner, source, outputs.pop_all())
 
 

@@ -29,16 +29,20 @@ def segment_line(e: SegmentEnded) -> str:
 def status_line(e: Status) -> str:
     lag = "-" if e.lag_ms is None else f"{e.lag_ms:.0f} ms"
     compute = f"{e.compute_ms:.0f} ms/chunk" if e.compute_ms > 0 else "model idle"  # silence is not fed
-    return (f"heard {clock(e.heard_ms)} | lag {lag} | {compute} | READ {e.n_reads} WRITE {e.n_writes} | "
-            f"dropped {e.n_dropped} | {'speech' if e.speech else 'silence'}")
+    return (
+        f"heard {clock(e.heard_ms)} | lag {lag} | {compute} | READ {e.n_reads} WRITE {e.n_writes} | "
+        f"dropped {e.n_dropped} | {'speech' if e.speech else 'silence'}"
+    )
 
 
 def summary_line(e: Summary) -> str:
     lag = "n/a (no real time)" if e.mean_lag_ms is None else f"{e.mean_lag_ms:.0f} ms"
     overflows = f", {e.n_device_overflows} device overflows" if e.n_device_overflows else ""
-    return (f"{'interrupted: ' if e.interrupted else ''}{clock(e.duration_ms)} of audio, {e.n_segments} segments, "
-            f"{e.n_words} words, mean lag {lag}, {e.mean_compute_ms:.1f} ms compute per chunk, "
-            f"{e.n_dropped} dropped chunks{overflows}")
+    return (
+        f"{'interrupted: ' if e.interrupted else ''}{clock(e.duration_ms)} of audio, {e.n_segments} segments, "
+        f"{e.n_words} words, mean lag {lag}, {e.mean_compute_ms:.1f} ms compute per chunk, "
+        f"{e.n_dropped} dropped chunks{overflows}"
+    )
 
 
 class JsonLines:
@@ -101,7 +105,7 @@ class Terminal:
     def _text_line(self, width: int) -> str:
         """The newest `width` characters of the segment in progress, its unfinished word dimmed."""
         tail = (" " if self.committed and self.tail else "") + self.tail
-        committed = self.committed[max(0, len(self.committed) - max(0, width - len(tail))):]
+        committed = self.committed[max(0, len(self.committed) - max(0, width - len(tail))) :]
         return committed + DIM + tail[-width:] + RESET
 
 

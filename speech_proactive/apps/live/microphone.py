@@ -52,8 +52,11 @@ def describe_devices() -> str:
     if not inputs:
         raise NoMicrophone("no input devices found; play a file with --wav FILE")
     chosen = _default_input(sd, inputs)
-    return "\n".join(f"{'*' if i == chosen else ' '} {i:3d}  {d['name']}  ({d['max_input_channels']} ch, "
-                     f"{d['default_samplerate']:g} Hz)" for i, d in ((i, devices[i]) for i in inputs))
+    return "\n".join(
+        f"{'*' if i == chosen else ' '} {i:3d}  {d['name']}  ({d['max_input_channels']} ch, "
+        f"{d['default_samplerate']:g} Hz)"
+        for i, d in ((i, devices[i]) for i in inputs)
+    )
 
 
 def _inputs(devices: list[dict]) -> list[int]:
@@ -88,8 +91,10 @@ def probe(device: int | None = None) -> MicSettings:
         except (sd.PortAudioError, ValueError):
             continue
         return MicSettings(device, str(info.get("name", device)), rate, channels)
-    raise NoMicrophone(f"device {device} ({info.get('name')}) accepts neither 16 kHz mono nor its own "
-                       f"{native_rate} Hz; {HOW_TO_CHOOSE}")
+    raise NoMicrophone(
+        f"device {device} ({info.get('name')}) accepts neither 16 kHz mono nor its own "
+        f"{native_rate} Hz; {HOW_TO_CHOOSE}"
+    )
 
 
 class MicSource:
@@ -107,8 +112,14 @@ class MicSource:
         sd = _sounddevice()
         s = self.settings
         try:
-            self._stream = sd.InputStream(device=s.device, samplerate=s.sample_rate, channels=s.channels,
-                                          dtype="float32", blocksize=self.block_frames, callback=self._callback)
+            self._stream = sd.InputStream(
+                device=s.device,
+                samplerate=s.sample_rate,
+                channels=s.channels,
+                dtype="float32",
+                blocksize=self.block_frames,
+                callback=self._callback,
+            )
             self._stream.start()
         except sd.PortAudioError as e:
             raise NoMicrophone(f"device {s.device} ({s.name}) could not be opened ({e}); {HOW_TO_CHOOSE}") from e

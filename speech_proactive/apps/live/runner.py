@@ -45,9 +45,16 @@ class RunStats:
 
 
 class Runner:
-    def __init__(self, queue: BlockQueue, convert: ToModelAudio, segmenter: Segmenter, sinks: list[Sink],
-                 block_ms: float, n_device_overflows: Callable[[], int] = lambda: 0,
-                 record: Callable[[np.ndarray], None] | None = None):
+    def __init__(
+        self,
+        queue: BlockQueue,
+        convert: ToModelAudio,
+        segmenter: Segmenter,
+        sinks: list[Sink],
+        block_ms: float,
+        n_device_overflows: Callable[[], int] = lambda: 0,
+        record: Callable[[np.ndarray], None] | None = None,
+    ):
         self.queue = queue
         self.convert = convert
         self.segmenter = segmenter
@@ -95,16 +102,33 @@ class Runner:
 
     def _status(self, step: Step, lag_ms: float | None) -> Status:
         seg, caches = self.segmenter, self.segmenter.cache_sizes()
-        return Status(audio.samples_to_ms(self.stats.position_n), lag_ms, step.compute_ms, step.flush_ms,
-                      step.speech, seg.n_reads, seg.n_writes, self.queue.n_dropped, seg.n_segments,
-                      caches.lm_entries, caches.encoder_frames)
+        return Status(
+            audio.samples_to_ms(self.stats.position_n),
+            lag_ms,
+            step.compute_ms,
+            step.flush_ms,
+            step.speech,
+            seg.n_reads,
+            seg.n_writes,
+            self.queue.n_dropped,
+            seg.n_segments,
+            caches.lm_entries,
+            caches.encoder_frames,
+        )
 
     def _summary(self) -> Summary:
         st, seg = self.stats, self.segmenter
-        return Summary(audio.samples_to_ms(st.position_n), st.n_words, seg.n_segments,
-                       st.lag_ms / st.n_lag if st.n_lag else None,
-                       st.compute_ms / st.n_chunks if st.n_chunks else 0.0, st.n_chunks,
-                       self.queue.n_dropped, self.n_device_overflows(), self.interrupted.is_set())
+        return Summary(
+            audio.samples_to_ms(st.position_n),
+            st.n_words,
+            seg.n_segments,
+            st.lag_ms / st.n_lag if st.n_lag else None,
+            st.compute_ms / st.n_chunks if st.n_chunks else 0.0,
+            st.n_chunks,
+            self.queue.n_dropped,
+            self.n_device_overflows(),
+            self.interrupted.is_set(),
+        )
 
     def _report(self, events: list[Event]) -> None:
         for event in events:

@@ -27,11 +27,19 @@ def summary(manifests: Manifests) -> str:
     return "\n".join(lines)
 
 
-def generated_corpus_main(argv: list[str] | None, module: str, doc: str | None, default_out: str, default_n: int,
-                          n_help: str, build: Callable[[Path, int, int, int | None], Manifests]) -> int:
+def generated_corpus_main(
+    argv: list[str] | None,
+    module: str,
+    doc: str | None,
+    default_out: str,
+    default_n: int,
+    n_help: str,
+    build: Callable[[Path, int, int, int | None], Manifests],
+) -> int:
     """`python -m MODULE --out DIR --n N --seed S --workers W` for a seeded, generated corpus."""
-    p = argparse.ArgumentParser(prog=f"python -m {module}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", type=Path, default=Path(default_out))
     p.add_argument("--n", type=int, default=default_n, help=n_help)
     p.add_argument("--seed", type=int, default=0)

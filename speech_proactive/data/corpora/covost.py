@@ -1,6 +1,7 @@
 """CoVoST 2 (Common Voice clips + CoVoST translations) on disk -> our manifest.
 
-    python -m speech_proactive.data.corpora.covost --root cv-corpus-4-2019-12-10/en --out data/covost_en_de --src en --tgt de
+    python -m speech_proactive.data.corpora.covost --root cv-corpus-4-2019-12-10/en --out data/covost_en_de \
+        --src en --tgt de
 
 Read (formats as released; checked against facebookresearch/covost get_covost_splits.py and Common Voice TSVs):
     {root}/clips/{path}                    Common Voice clips, MP3 48 kHz mono. A clip converted by the user to WAV or
@@ -127,7 +128,8 @@ def joined_table(cv_dir: Path, tsv_dir: Path, src: str, tgt: str, splits: Sequen
         c = cv.get(r["path"])
         if c is None:
             table.skipped.setdefault(split, []).append(
-                Skipped(Path(r["path"]).stem, "not in validated.tsv", f"{validated} has no row for {r['path']}"))
+                Skipped(Path(r["path"]).stem, "not in validated.tsv", f"{validated} has no row for {r['path']}")
+            )
             continue
         table.rows.append(CovostRow(r["path"], c["sentence"], r["translation"], c["client_id"], split))
     for tag, n in sorted(other_tags.items()):
@@ -151,11 +153,16 @@ def load_table(cv_dir: Path, tsv_dir: Path, src: str, tgt: str, splits: Sequence
     if all(covost_tsv(tsv_dir, src, tgt, s).is_file() for s in splits):
         return split_files_table(tsv_dir, src, tgt, splits)
     archive = main.with_name(main.name + ".tar.gz")
-    hint = (f" It is still packed: tar -xzf {archive} -C {tsv_dir}" if archive.is_file() else
-            f" Download it from https://dl.fbaipublicfiles.com/covost/{archive.name} and extract it there"
-            " (or pass --tsv-dir).")
-    raise CorpusError(f"{main}: no such file, and no {covost_tsv(tsv_dir, src, tgt, '{split}').name} files for "
-                      f"splits {list(splits)} either.{hint}")
+    hint = (
+        f" It is still packed: tar -xzf {archive} -C {tsv_dir}"
+        if archive.is_file()
+        else f" Download it from https://dl.fbaipublicfiles.com/covost/{archive.name} and extract it there"
+        " (or pass --tsv-dir)."
+    )
+    raise CorpusError(
+        f"{main}: no such file, and no {covost_tsv(tsv_dir, src, tgt, '{split}').name} files for "
+        f"splits {list(splits)} either.{hint}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -188,9 +195,10 @@ def mp3_error(clips: Path, n: int, example: str) -> CorpusError:
         f"{n} clip(s) in {clips} exist only as MP3 (e.g. {example}), and this soundfile (libsndfile "
         f"{sf.__libsndfile_version__}) cannot decode MP3. Either upgrade (libsndfile >= 1.1.0 decodes MP3: "
         f"pip install -U soundfile) or convert the clips to FLAC or WAV beside the MP3s, same stem:\n"
-        f"  cd {clips} && for f in *.mp3; do ffmpeg -nostdin -loglevel error -n -i \"$f\" -ac 1 -ar 16000 "
-        f"\"${{f%.mp3}}.flac\"; done\n"
-        f"(sox does the same with MP3 support installed: sox \"$f\" -c 1 -r 16000 \"${{f%.mp3}}.flac\")")
+        f'  cd {clips} && for f in *.mp3; do ffmpeg -nostdin -loglevel error -n -i "$f" -ac 1 -ar 16000 '
+        f'"${{f%.mp3}}.flac"; done\n'
+        f'(sox does the same with MP3 support installed: sox "$f" -c 1 -r 16000 "${{f%.mp3}}.flac")'
+    )
 
 
 def cv_folder(root: Path, src: str) -> Path:
@@ -198,8 +206,9 @@ def cv_folder(root: Path, src: str) -> Path:
     for d in (root, root / src):
         if (d / "clips").is_dir() or (d / "validated.tsv").is_file():
             return d
-    raise CorpusError(f"{root}: not a Common Voice language folder (no clips/ or validated.tsv in it or in "
-                      f"{root / src})")
+    raise CorpusError(
+        f"{root}: not a Common Voice language folder (no clips/ or validated.tsv in it or in {root / src})"
+    )
 
 
 def list_clips(clips: Path) -> set[str]:
@@ -220,8 +229,7 @@ def row_problem(r: CovostRow) -> str | None:
     return None
 
 
-def plan_split(table: CovostTable, split: str, clips: Path, present: set[str], out: Path, src: str, tgt: str
-               ) -> Plan:
+def plan_split(table: CovostTable, split: str, clips: Path, present: set[str], out: Path, src: str, tgt: str) -> Plan:
     pending, skipped, missing = [], list(table.skipped.get(split, [])), []
     mp3_ok = mp3_supported()
     for r in table.rows:
@@ -234,22 +242,38 @@ def plan_split(table: CovostTable, split: str, clips: Path, present: set[str], o
             continue
         clip = find_clip(clips, r.path, present, mp3_ok)
         if clip.mp3_only:
-            raise mp3_error(clips, sum(find_clip(clips, x.path, present, mp3_ok).mp3_only for x in table.rows),
-                            r.path)
+            raise mp3_error(clips, sum(find_clip(clips, x.path, present, mp3_ok).mp3_only for x in table.rows), r.path)
         if clip.file is None:
             missing.append(MissingAudio(uid, clips / r.path))
             continue
         target = out / AUDIO_DIR / split / f"{uid}{OUT_SUFFIX}"
-        utt = Utterance(id=uid, audio=relative_audio(out, target), n_samples=0, src_lang=src, src_text=r.sentence,
-                        tgt_lang=tgt, tgt_text=r.translation, speaker=r.client_id,
-                        meta={"corpus": CORPUS, "clip": r.path})
+        utt = Utterance(
+            id=uid,
+            audio=relative_audio(out, target),
+            n_samples=0,
+            src_lang=src,
+            src_text=r.sentence,
+            tgt_lang=tgt,
+            tgt_text=r.translation,
+            speaker=r.client_id,
+            meta={"corpus": CORPUS, "clip": r.path},
+        )
         pending.append(Pending(utt, AudioJob(clip.file, target)))
     return Plan(pending, skipped, missing)
 
 
-def build(root: str | Path, out: str | Path, src: str = "en", tgt: str = "de", *, tsv_dir: str | Path | None = None,
-          splits: Sequence[str] | None = None, jobs: int = 1, progress: bool = True,
-          skip_missing_audio: bool = False) -> BuildSummary:
+def build(
+    root: str | Path,
+    out: str | Path,
+    src: str = "en",
+    tgt: str = "de",
+    *,
+    tsv_dir: str | Path | None = None,
+    splits: Sequence[str] | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+    skip_missing_audio: bool = False,
+) -> BuildSummary:
     """CoVoST 2 {src}->{tgt} -> {out}/{split}.jsonl. Rerunning reuses the audio already converted.
 
     Every split is planned (and every clip looked up) before any audio is converted, so a missing TSV, a missing
@@ -266,13 +290,20 @@ def build(root: str | Path, out: str | Path, src: str = "en", tgt: str = "de", *
     present = list_clips(clips)
     plans = {s: plan_split(table, s, clips, present, out, src, tgt) for s in splits}
     if not skip_missing_audio:
-        check_missing_audio([m for p in plans.values() for m in p.missing], False, "clips",
-                            "Common Voice releases other than CoVoST 2's (version 4, 2019-12-10) may lack some.\n")
+        check_missing_audio(
+            [m for p in plans.values() for m in p.missing],
+            False,
+            "clips",
+            "Common Voice releases other than CoVoST 2's (version 4, 2019-12-10) may lack some.\n",
+        )
     summaries = []
     for s, plan in plans.items():
         skipped = plan.skipped + check_missing_audio(plan.missing, True, "clips")
-        summaries.append(finish_split(out, s, plan.pending, skipped, n_workers=jobs, progress=progress,
-                                      desc=f"{CORPUS} {src}-{tgt} {s}"))
+        summaries.append(
+            finish_split(
+                out, s, plan.pending, skipped, n_workers=jobs, progress=progress, desc=f"{CORPUS} {src}-{tgt} {s}"
+            )
+        )
     return BuildSummary(f"{CORPUS} {src}-{tgt}", out, tuple(summaries), notes=tuple(table.notes))
 
 
@@ -282,8 +313,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tgt", default="de", help="target language, CoVoST's code, e.g. de, zh-CN (default de)")
     p.add_argument("--tsv-dir", type=Path, help="folder of covost_v2.{src}_{tgt}.tsv (default: beside validated.tsv)")
     a = p.parse_args(argv)
-    return cli_run(lambda: build(a.root, a.out, a.src, a.tgt, tsv_dir=a.tsv_dir, splits=a.splits, jobs=a.jobs,
-                                 progress=not a.no_progress, skip_missing_audio=a.skip_missing_audio))
+    return cli_run(
+        lambda: build(
+            a.root,
+            a.out,
+            a.src,
+            a.tgt,
+            tsv_dir=a.tsv_dir,
+            splits=a.splits,
+            jobs=a.jobs,
+            progress=not a.no_progress,
+            skip_missing_audio=a.skip_missing_audio,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,10 @@ class ExtractSummary:
         return sum(self.per_split.values())
 
     def format(self) -> str:
-        lines = [f"{self.n_pairs} pairs from {self.n_lines} dictionary lines: "
-                 + ", ".join(f"{s} {self.per_split.get(s, 0)}" for s in SPLITS)]
+        lines = [
+            f"{self.n_pairs} pairs from {self.n_lines} dictionary lines: "
+            + ", ".join(f"{s} {self.per_split.get(s, 0)}" for s in SPLITS)
+        ]
         lines += [f"  dropped ({reason}): {n}" for reason, n in sorted(self.dropped.items())]
         return "\n".join(lines)
 
@@ -148,7 +150,7 @@ def normalize(text: str) -> str:
 
 
 def split_of(norm_de: str) -> str:
-    bucket = int(hashlib.sha1(f"ding:{norm_de}".encode("utf-8")).hexdigest(), 16) % 100
+    bucket = int(hashlib.sha1(f"ding:{norm_de}".encode()).hexdigest(), 16) % 100
     if bucket < TEST_PERCENT:
         return "test"
     if bucket < TEST_PERCENT + DEV_PERCENT:

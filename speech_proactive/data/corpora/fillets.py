@@ -49,10 +49,10 @@ import sys
 import time
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 from speech_proactive import audio
 from speech_proactive.data.manifest import Utterance, write_manifest
@@ -100,8 +100,19 @@ class LuaCall:
     line: int
 
 
-_LUA_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
-                "\\": "\\", '"': '"', "'": "'", "\n": "\n"}
+_LUA_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "\n": "\n",
+}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F.]+|[0-9][0-9.]*(?:[eE][+-]?[0-9]+)?")
 _LONG_BRACKET = re.compile(r"\[(=*)\[")
@@ -114,7 +125,7 @@ def _long_bracket_end(source: str, start: int, where: str) -> tuple[str, int]:
     end = source.find(close, m.end())
     if end < 0:
         raise FilletsError(f"{where}: unfinished long string or comment")
-    text = source[m.end():end]
+    text = source[m.end() : end]
     return (text[1:] if text.startswith("\n") else text), end + len(close)
 
 
@@ -131,16 +142,16 @@ def _quoted_string(source: str, start: int, where: str) -> tuple[str, int]:
             out.append(c)
             i += 1
             continue
-        e = source[i + 1:i + 2]
+        e = source[i + 1 : i + 2]
         if e in _LUA_ESCAPES:
             out.append(_LUA_ESCAPES[e])
             i += 2
         elif e.isdigit():
-            digits = re.match(r"[0-9]{1,3}", source[i + 1:]).group()
+            digits = re.match(r"[0-9]{1,3}", source[i + 1 :]).group()
             out.append(chr(int(digits)))
             i += 1 + len(digits)
         elif e == "x":
-            hex_digits = source[i + 2:i + 4]
+            hex_digits = source[i + 2 : i + 4]
             if not re.fullmatch(r"[0-9a-fA-F]{2}", hex_digits):
                 raise FilletsError(f"{where}: bad escape \\x{hex_digits}")
             out.append(chr(int(hex_digits, 16)))
@@ -186,7 +197,7 @@ def lua_tokens(source: str, name: str = "<lua>") -> Iterator[LuaToken]:
             yield LuaToken("number", m.group(), line)
             i = m.end()
         else:
-            op = source[i:i + 2] if source[i:i + 2] in ("..", "==", "~=", "<=", ">=") else c
+            op = source[i : i + 2] if source[i : i + 2] in ("..", "==", "~=", "<=", ">=") else c
             yield LuaToken("op", op, line)
             i += len(op)
 
@@ -432,9 +443,13 @@ def match_clips(clips: list[Clip], index: DialogIndex, voice: str) -> MatchResul
 
 def _lines_without_clip(clips: list[Clip], index: DialogIndex, voice: str) -> int:
     recorded = {(c.sound_dir, c.id) for c in clips}
-    return sum(1 for sound_dir, sets in index.sets_by_sound_dir.items() for ds in sets
-               for dialog_id, line in index.lines(ds, voice).items()
-               if line.text and clean_text(line.text) and (sound_dir, dialog_id) not in recorded)
+    return sum(
+        1
+        for sound_dir, sets in index.sets_by_sound_dir.items()
+        for ds in sets
+        for dialog_id, line in index.lines(ds, voice).items()
+        if line.text and clean_text(line.text) and (sound_dir, dialog_id) not in recorded
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -519,8 +534,9 @@ def _run_conversions(todo: list[tuple[Path, Path]], workers: int) -> Iterator[Co
 # Splits and manifests
 
 
-def level_splits(clips_per_level: dict[str, int], dev_fraction: float = DEV_FRACTION,
-                 test_fraction: float = TEST_FRACTION) -> dict[str, str]:
+def level_splits(
+    clips_per_level: dict[str, int], dev_fraction: float = DEV_FRACTION, test_fraction: float = TEST_FRACTION
+) -> dict[str, str]:
     """Level -> split: levels in the order of a hash of their names; test, then dev, take whole levels until
     each holds its fraction of all clips; the rest is train. Deterministic, and no level is in two splits."""
     total = sum(clips_per_level.values())
@@ -580,15 +596,20 @@ class BuildSummary:
     levels: dict[str, str] = field(default_factory=dict)  # level -> split
 
     def format(self) -> str:
-        lines = [f"Fish Fillets NG, voice {self.voice}: {self.n_matched} of {self.n_clips} clips matched "
-                 f"({self.hours:.2f} h), {self.n_converted} converted, {self.n_reused} already converted, "
-                 f"{self.seconds:.0f} s"]
+        lines = [
+            f"Fish Fillets NG, voice {self.voice}: {self.n_matched} of {self.n_clips} clips matched "
+            f"({self.hours:.2f} h), {self.n_converted} converted, {self.n_reused} already converted, "
+            f"{self.seconds:.0f} s"
+        ]
         lines += [f"  unmatched ({reason}): {n}" for reason, n in sorted(self.unmatched.items())]
         lines += [f"  matched but {reason}: {n}" for reason, n in sorted(self.untranslated.items())]
         lines.append(f"  dialog lines with a {self.voice} text but no recording: {self.n_dialog_lines_without_clip}")
         for task, per_split in self.rows.items():
-            lines.append(f"  {task}: " + ", ".join(f"{s} {per_split.get(s, 0)}" for s in SPLITS)
-                         + f" ({sum(per_split.values())} rows)")
+            lines.append(
+                f"  {task}: "
+                + ", ".join(f"{s} {per_split.get(s, 0)}" for s in SPLITS)
+                + f" ({sum(per_split.values())} rows)"
+            )
         per_split_levels = Counter(self.levels.values())
         lines.append("  levels: " + ", ".join(f"{s} {per_split_levels.get(s, 0)}" for s in SPLITS))
         return "\n".join(lines)
@@ -610,9 +631,16 @@ def fetch_game_data(out_dir: Path, voice: str) -> GameData:
     return GameData(data.root / GAME_DIR, voice_pack.root / GAME_DIR)
 
 
-def build(out_dir: str | Path, voice: str = "cs", game: GameData | None = None,
-          langs: tuple[str, ...] = TRANSLATION_LANGS, workers: int = 2, dev_fraction: float = DEV_FRACTION,
-          test_fraction: float = TEST_FRACTION, progress: bool = True) -> BuildSummary:
+def build(
+    out_dir: str | Path,
+    voice: str = "cs",
+    game: GameData | None = None,
+    langs: tuple[str, ...] = TRANSLATION_LANGS,
+    workers: int = 2,
+    dev_fraction: float = DEV_FRACTION,
+    test_fraction: float = TEST_FRACTION,
+    progress: bool = True,
+) -> BuildSummary:
     """Fetch (unless `game` is given), match, convert and write the manifests into out_dir; see the module doc."""
     start = time.monotonic()
     out_dir = Path(out_dir)
@@ -624,13 +652,16 @@ def build(out_dir: str | Path, voice: str = "cs", game: GameData | None = None,
         raise FilletsError(f"{game.voice_dir}: no sound/*/{voice}/*.ogg clips (is it the {voice} voice pack?)")
     langs = tuple(lang for lang in langs if lang != voice)
     match = match_clips(clips, DialogIndex(game.game_dir, voice, langs), voice)
-    converted = convert_all([(m.clip.path, wav_path(out_dir, voice, m.clip)) for m in match.matched],
-                            workers=workers, progress=progress)
+    converted = convert_all(
+        [(m.clip.path, wav_path(out_dir, voice, m.clip)) for m in match.matched], workers=workers, progress=progress
+    )
     good = [(m, c) for m, c in zip(match.matched, converted) if c.error is None]
     _warn_unreadable([c for c in converted if c.error is not None])
     splits = level_splits(Counter(m.level for m, _ in good), dev_fraction, test_fraction)
     summary = BuildSummary(
-        voice=voice, n_clips=len(clips), n_matched=len(good),
+        voice=voice,
+        n_clips=len(clips),
+        n_matched=len(good),
         rows=_write_manifests(out_dir, voice, langs, good, splits),
         unmatched=dict(Counter(match.unmatched) + Counter({UNREADABLE_AUDIO: len(converted) - len(good)})),
         untranslated=dict(Counter(f"{lang}: {reason}" for m, _ in good for lang, reason in m.missing.items())),
@@ -638,9 +669,12 @@ def build(out_dir: str | Path, voice: str = "cs", game: GameData | None = None,
         n_converted=sum(1 for c in converted if not c.reused and c.error is None),
         n_reused=sum(1 for c in converted if c.reused),
         hours=sum(c.n_samples for _, c in good) / audio.SAMPLE_RATE / 3600,
-        seconds=time.monotonic() - start, levels=splits)
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+        seconds=time.monotonic() - start,
+        levels=splits,
+    )
+    (out_dir / SUMMARY_FILE).write_text(
+        json.dumps(asdict(summary), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return summary
 
 
@@ -655,15 +689,19 @@ def _warn_unreadable(failed: list[Converted], shown: int = 10) -> None:
         print(f"warning: ... and {len(failed) - shown} more unreadable clips", file=sys.stderr)
 
 
-def _write_manifests(out_dir: Path, voice: str, langs: tuple[str, ...], good: list[tuple[MatchedClip, Converted]],
-                     splits: dict[str, str]) -> dict[str, dict[str, int]]:
+def _write_manifests(
+    out_dir: Path, voice: str, langs: tuple[str, ...], good: list[tuple[MatchedClip, Converted]], splits: dict[str, str]
+) -> dict[str, dict[str, int]]:
     """Every task's manifest of every split (empty ones too, so a reader never finds a stale file); row counts."""
     rows: dict[str, dict[str, int]] = {}
     for task, tgt_lang in tasks(voice, langs):
         rows[task] = {}
         for split in SPLITS:
-            utts = [utterance(m, c, out_dir, voice, tgt_lang, split) for m, c in good
-                    if splits[m.level] == split and (tgt_lang == voice or tgt_lang in m.translations)]
+            utts = [
+                utterance(m, c, out_dir, voice, tgt_lang, split)
+                for m, c in good
+                if splits[m.level] == split and (tgt_lang == voice or tgt_lang in m.translations)
+            ]
             write_manifest(out_dir / manifest_name(split, task), sorted(utts, key=lambda u: u.id))
             rows[task][split] = len(utts)
     return rows
@@ -674,10 +712,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="data/fillets", help="output folder (git-ignored; the data is GPL)")
     parser.add_argument("--voice", default="cs", help="voice pack language: fillets-ng-data-<voice> (cs, nl)")
     parser.add_argument("--workers", type=int, default=2, help="processes converting audio")
-    parser.add_argument("--game-dir", type=Path, default=None,
-                        help="an unpacked fillets-ng data folder (with script/) instead of fetching the package")
-    parser.add_argument("--voice-dir", type=Path, default=None,
-                        help="an unpacked voice-pack folder (with sound/) instead of fetching the package")
+    parser.add_argument(
+        "--game-dir",
+        type=Path,
+        default=None,
+        help="an unpacked fillets-ng data folder (with script/) instead of fetching the package",
+    )
+    parser.add_argument(
+        "--voice-dir",
+        type=Path,
+        default=None,
+        help="an unpacked voice-pack folder (with sound/) instead of fetching the package",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if (args.game_dir is None) != (args.voice_dir is None):

@@ -42,10 +42,17 @@ def utterance(s: ParallelSentence, src: str, tgt: str, r: SynthResult, out: Path
     align = _align(s, tgt)
     voice = pick_voice(src, r.id)
     return Utterance(
-        id=f"{s.id}.{src}-{tgt}", audio=str(r.out_path.relative_to(out)), n_samples=r.n_samples,
-        src_lang=src, src_text=s.text(src), tgt_lang=tgt, tgt_text=s.text(tgt),
+        id=f"{s.id}.{src}-{tgt}",
+        audio=str(r.out_path.relative_to(out)),
+        n_samples=r.n_samples,
+        src_lang=src,
+        src_text=s.text(src),
+        tgt_lang=tgt,
+        tgt_text=s.text(tgt),
         speaker=voice.speaker_id,
-        src_word_end_ms=r.word_end_ms, tgt_align=align, tgt_ideal_ms=ideal_read_ms(r.word_end_ms, align),
+        src_word_end_ms=r.word_end_ms,
+        tgt_align=align,
+        tgt_ideal_ms=ideal_read_ms(r.word_end_ms, align),
         meta={"shape": s.shape},
     )
 
@@ -61,8 +68,15 @@ def build(out: Path, n: int, seed: int = 0, n_workers: int | None = None) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    return generated_corpus_main(argv, "speech_proactive.data.corpora.grammar_corpus", __doc__, "data/grammar", 6000,
-                                 "sentences (each spoken in both languages)", build)
+    return generated_corpus_main(
+        argv,
+        "speech_proactive.data.corpora.grammar_corpus",
+        __doc__,
+        "data/grammar",
+        6000,
+        "sentences (each spoken in both languages)",
+        build,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """LibriSpeech (ASR) on disk -> our manifest; also the machinery every public-corpus loader shares.
 
-    python -m speech_proactive.data.corpora.librispeech --root LibriSpeech --out data/librispeech [--splits dev-clean ...]
+    python -m speech_proactive.data.corpora.librispeech --root LibriSpeech --out data/librispeech \
+        [--splits dev-clean ...]
 
 Layout read (as released at openslr.org/12):
     {root}/{split}/{speaker}/{chapter}/{speaker}-{chapter}.trans.txt   one line per utterance: "{id} {TEXT}"
@@ -104,15 +105,19 @@ class BuildSummary:
         return sum(len(s.skipped) for s in self.splits)
 
     def report(self, examples_per_reason: int = 3) -> str:
-        lines = [f"{self.corpus} -> {self.out}: {self.n_utterances} utterances, {self.hours:.2f} h, "
-                 f"{self.n_skipped} skipped"]
+        lines = [
+            f"{self.corpus} -> {self.out}: {self.n_utterances} utterances, {self.hours:.2f} h, {self.n_skipped} skipped"
+        ]
         for s in self.splits:
-            lines.append(f"  {s.split}: {s.n_utterances} utterances, {s.hours:.2f} h "
-                         f"(audio: {s.n_converted} new, {s.n_reused} reused; {len(s.skipped)} skipped) "
-                         f"-> {s.manifest}")
+            lines.append(
+                f"  {s.split}: {s.n_utterances} utterances, {s.hours:.2f} h "
+                f"(audio: {s.n_converted} new, {s.n_reused} reused; {len(s.skipped)} skipped) "
+                f"-> {s.manifest}"
+            )
             for reason, n in sorted(s.skip_counts().items()):
-                shown = [f"{k.id} ({k.detail})" if k.detail else k.id
-                         for k in s.skipped if k.reason == reason][:examples_per_reason]
+                shown = [f"{k.id} ({k.detail})" if k.detail else k.id for k in s.skipped if k.reason == reason][
+                    :examples_per_reason
+                ]
                 lines.append(f"    skipped {n}: {reason}, e.g. {', '.join(shown)}")
             lines += [f"    note: {n}" for n in s.notes]
         lines += [f"  note: {n}" for n in self.notes]
@@ -187,8 +192,9 @@ def read_frames(job: AudioJob) -> np.ndarray:
     import soundfile as sf
 
     try:
-        samples, rate = sf.read(str(job.source), start=job.start_frame, stop=job.stop_frame, dtype="float32",
-                                always_2d=True)
+        samples, rate = sf.read(
+            str(job.source), start=job.start_frame, stop=job.stop_frame, dtype="float32", always_2d=True
+        )
     except RuntimeError as e:
         raise audio.AudioError(f"{job.source}: unreadable or corrupt audio ({e})") from e
     where = str(job.source) if job.whole_file else f"{job.source} [frames {job.start_frame}:{job.stop_frame}]"
@@ -235,8 +241,9 @@ def convert(job: AudioJob) -> AudioResult:
     return AudioResult(len(samples))
 
 
-def convert_all(jobs: Sequence[AudioJob], n_workers: int = 1, desc: str = "", progress: bool = True
-                ) -> list[AudioResult]:
+def convert_all(
+    jobs: Sequence[AudioJob], n_workers: int = 1, desc: str = "", progress: bool = True
+) -> list[AudioResult]:
     """Results in the order of `jobs`; n_workers > 1 converts in that many processes."""
     from tqdm import tqdm
 
@@ -251,9 +258,16 @@ def convert_all(jobs: Sequence[AudioJob], n_workers: int = 1, desc: str = "", pr
 # From pending utterances to a manifest
 
 
-def finish_split(out: Path, split: str, pending: Sequence[Pending], skipped: Iterable[Skipped] = (),
-                 notes: Iterable[str] = (), n_workers: int = 1, progress: bool = True,
-                 desc: str = "") -> SplitSummary:
+def finish_split(
+    out: Path,
+    split: str,
+    pending: Sequence[Pending],
+    skipped: Iterable[Skipped] = (),
+    notes: Iterable[str] = (),
+    n_workers: int = 1,
+    progress: bool = True,
+    desc: str = "",
+) -> SplitSummary:
     """Convert the audio, drop what cannot be used (with its reason), write {out}/{split}.jsonl."""
     skipped = list(skipped)
     pending = drop_duplicate_ids(pending, skipped)
@@ -270,10 +284,16 @@ def finish_split(out: Path, split: str, pending: Sequence[Pending], skipped: Ite
             continue
         rows.append(utt)
     manifest = write_manifest(out / f"{split}.jsonl", rows)
-    return SplitSummary(split=split, manifest=manifest, n_utterances=len(rows),
-                        n_samples=sum(u.n_samples for u in rows),
-                        n_converted=sum(1 for r in results if r.error is None and not r.reused),
-                        n_reused=sum(1 for r in results if r.reused), skipped=tuple(skipped), notes=tuple(notes))
+    return SplitSummary(
+        split=split,
+        manifest=manifest,
+        n_utterances=len(rows),
+        n_samples=sum(u.n_samples for u in rows),
+        n_converted=sum(1 for r in results if r.error is None and not r.reused),
+        n_reused=sum(1 for r in results if r.reused),
+        skipped=tuple(skipped),
+        notes=tuple(notes),
+    )
 
 
 def drop_duplicate_ids(pending: Sequence[Pending], skipped: list[Skipped]) -> list[Pending]:
@@ -305,8 +325,10 @@ def check_missing_audio(missing: Sequence[MissingAudio], skip: bool, what: str, 
         return [Skipped(m.id, "missing audio", str(m.path)) for m in missing]
     more = f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else ""
     shown = "\n  ".join(str(m.path) for m in missing[:10]) + more
-    raise CorpusError(f"{len(missing)} {what} listed in the corpus files do not exist:\n  {shown}\n"
-                      f"{hint}Pass --skip-missing-audio (skip_missing_audio=True) to build without them.")
+    raise CorpusError(
+        f"{len(missing)} {what} listed in the corpus files do not exist:\n  {shown}\n"
+        f"{hint}Pass --skip-missing-audio (skip_missing_audio=True) to build without them."
+    )
 
 
 def lines_of(path: Path) -> list[str]:
@@ -329,10 +351,17 @@ def cli_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, required=True, help="the corpus as downloaded and extracted")
     p.add_argument("--out", type=Path, required=True, help="folder for {split}.jsonl and the converted audio")
     p.add_argument("--splits", nargs="+", help="splits to build (default: every standard split found)")
-    p.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1),
-                   help="audio conversion processes (default: min(8, CPUs))")
-    p.add_argument("--skip-missing-audio", action="store_true",
-                   help="leave out utterances whose audio file is missing instead of stopping")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=min(8, os.cpu_count() or 1),
+        help="audio conversion processes (default: min(8, CPUs))",
+    )
+    p.add_argument(
+        "--skip-missing-audio",
+        action="store_true",
+        help="leave out utterances whose audio file is missing instead of stopping",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -350,8 +379,17 @@ def cli_run(build: Callable[[], BuildSummary]) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # LibriSpeech
 
-SPLITS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean",
-          "test-other", "train-clean-5", "dev-clean-2")  # the last two: Mini LibriSpeech (openslr.org/31)
+SPLITS = (
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
+    "train-clean-5",
+    "dev-clean-2",
+)  # the last two: Mini LibriSpeech (openslr.org/31)
 CORPUS = "librispeech"
 _TRANS_LINE = re.compile(r"^(\d+-\d+-\d+)(?:\s+(.*))?$")
 
@@ -416,23 +454,49 @@ def plan_split(root: Path, out: Path, split: str, lowercase: bool) -> Plan:
             continue
         text = t.text.lower() if lowercase else t.text
         target = out / AUDIO_DIR / split / t.speaker / f"{t.id}{OUT_SUFFIX}"
-        utt = Utterance(id=t.id, audio=relative_audio(out, target), n_samples=0, src_lang="en", src_text=text,
-                        tgt_lang="en", tgt_text=text, speaker=t.speaker,
-                        meta={"corpus": CORPUS, "chapter": t.chapter})
+        utt = Utterance(
+            id=t.id,
+            audio=relative_audio(out, target),
+            n_samples=0,
+            src_lang="en",
+            src_text=text,
+            tgt_lang="en",
+            tgt_text=text,
+            speaker=t.speaker,
+            meta={"corpus": CORPUS, "chapter": t.chapter},
+        )
         pending.append(Pending(utt, AudioJob(t.audio, target)))
     return Plan(pending, skipped, missing)
 
 
-def build(root: str | Path, out: str | Path, *, splits: Sequence[str] | None = None, lowercase: bool = True,
-          jobs: int = 1, progress: bool = True, skip_missing_audio: bool = False) -> BuildSummary:
+def build(
+    root: str | Path,
+    out: str | Path,
+    *,
+    splits: Sequence[str] | None = None,
+    lowercase: bool = True,
+    jobs: int = 1,
+    progress: bool = True,
+    skip_missing_audio: bool = False,
+) -> BuildSummary:
     """LibriSpeech splits under `root` -> {out}/{split}.jsonl. Rerunning reuses the audio already there."""
     root, out = Path(root), Path(out)
     summaries = []
     for split in find_splits(root, splits, SPLITS):
         plan = plan_split(root, out, split, lowercase)
         skipped = plan.skipped + check_missing_audio(plan.missing, skip_missing_audio, "audio files")
-        summaries.append(finish_split(out, split, plan.pending, skipped, plan.notes, n_workers=jobs,
-                                      progress=progress, desc=f"{CORPUS} {split}"))
+        summaries.append(
+            finish_split(
+                out,
+                split,
+                plan.pending,
+                skipped,
+                plan.notes,
+                n_workers=jobs,
+                progress=progress,
+                desc=f"{CORPUS} {split}",
+            )
+        )
     return BuildSummary(CORPUS, out, tuple(summaries))
 
 
@@ -440,8 +504,17 @@ def main(argv: list[str] | None = None) -> int:
     p = cli_parser("python -m speech_proactive.data.corpora.librispeech", __doc__)
     p.add_argument("--keep-case", action="store_true", help="keep the upper-case transcripts as released")
     a = p.parse_args(argv)
-    return cli_run(lambda: build(a.root, a.out, splits=a.splits, lowercase=not a.keep_case, jobs=a.jobs,
-                                 progress=not a.no_progress, skip_missing_audio=a.skip_missing_audio))
+    return cli_run(
+        lambda: build(
+            a.root,
+            a.out,
+            splits=a.splits,
+            lowercase=not a.keep_case,
+            jobs=a.jobs,
+            progress=not a.no_progress,
+            skip_missing_audio=a.skip_missing_audio,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -139,8 +139,10 @@ def with_texts(segments: list[Segment], yaml_path: Path, src_path: Path, tgt_pat
     """Attach line i of each text file to segment i; the three files must have as many entries."""
     src, tgt = lines_of(src_path), lines_of(tgt_path)
     if not len(segments) == len(src) == len(tgt):
-        raise CorpusError(f"{yaml_path} has {len(segments)} segments, but {src_path} has {len(src)} lines and "
-                          f"{tgt_path} has {len(tgt)}: line i of each text file belongs to segment i of the yaml")
+        raise CorpusError(
+            f"{yaml_path} has {len(segments)} segments, but {src_path} has {len(src)} lines and "
+            f"{tgt_path} has {len(tgt)}: line i of each text file belongs to segment i of the yaml"
+        )
     return [Segment(s.index, s.wav, s.offset_s, s.duration_s, s.speaker, a, b) for s, a, b in zip(segments, src, tgt)]
 
 
@@ -170,25 +172,39 @@ def cut(seg: Segment, talk: TalkAudio) -> Cut | None:
 def overrun_note(overruns_ms: list[float]) -> list[str]:
     if not overruns_ms:
         return []
-    return [f"{len(overruns_ms)} segment(s) ran past the end of their talk's audio (by up to {max(overruns_ms):.0f} "
-            "ms) and were cut at the end"]
+    return [
+        f"{len(overruns_ms)} segment(s) ran past the end of their talk's audio (by up to {max(overruns_ms):.0f} "
+        "ms) and were cut at the end"
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Build
 
 
-def plan_segment(seg: Segment, uid: str, talk: TalkAudio, c: Cut | None, split: str, tgt: str, out: Path
-                 ) -> Pending | Skipped:
+def plan_segment(
+    seg: Segment, uid: str, talk: TalkAudio, c: Cut | None, split: str, tgt: str, out: Path
+) -> Pending | Skipped:
     if c is None:
-        return Skipped(uid, "segment outside its talk's audio", f"{seg.offset_s:.3f}+{seg.duration_s:.3f} s, "
-                       f"{talk.path} lasts {talk.n_frames / talk.sample_rate:.3f} s")
+        return Skipped(
+            uid,
+            "segment outside its talk's audio",
+            f"{seg.offset_s:.3f}+{seg.duration_s:.3f} s, {talk.path} lasts {talk.n_frames / talk.sample_rate:.3f} s",
+        )
     if not seg.src_text or not seg.tgt_text:
         return Skipped(uid, "empty transcript" if not seg.src_text else "empty translation", f"line {seg.index + 1}")
     target = out / AUDIO_DIR / split / seg.talk / f"{uid}{OUT_SUFFIX}"
-    utt = Utterance(id=uid, audio=relative_audio(out, target), n_samples=0, src_lang=SRC_LANG, src_text=seg.src_text,
-                    tgt_lang=tgt, tgt_text=seg.tgt_text, speaker=seg.speaker,
-                    meta={"corpus": CORPUS, "talk": seg.talk, "offset_s": seg.offset_s, "duration_s": seg.duration_s})
+    utt = Utterance(
+        id=uid,
+        audio=relative_audio(out, target),
+        n_samples=0,
+        src_lang=SRC_LANG,
+        src_text=seg.src_text,
+        tgt_lang=tgt,
+        tgt_text=seg.tgt_text,
+        speaker=seg.speaker,
+        meta={"corpus": CORPUS, "talk": seg.talk, "offset_s": seg.offset_s, "duration_s": seg.duration_s},
+    )
     return Pending(utt, AudioJob(talk.path, target, c.start_frame, c.stop_frame))
 
 
@@ -225,8 +241,16 @@ def plan_split(split_dir: Path, split: str, tgt: str, out: Path) -> Plan:
     return plan
 
 
-def build(root: str | Path, out: str | Path, tgt: str = "de", *, splits: Sequence[str] | None = None, jobs: int = 1,
-          progress: bool = True, skip_missing_audio: bool = False) -> BuildSummary:
+def build(
+    root: str | Path,
+    out: str | Path,
+    tgt: str = "de",
+    *,
+    splits: Sequence[str] | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+    skip_missing_audio: bool = False,
+) -> BuildSummary:
     """MuST-C en->{tgt} -> {out}/{split}.jsonl. Rerunning reuses the segments already cut.
 
     Every split is read and checked (yaml against texts, talk files present) before any audio is cut.
@@ -240,8 +264,18 @@ def build(root: str | Path, out: str | Path, tgt: str = "de", *, splits: Sequenc
     summaries = []
     for s, plan in plans.items():
         skipped = plan.skipped + check_missing_audio(plan.missing, True, "talk audio files")
-        summaries.append(finish_split(out, s, plan.pending, skipped, plan.notes, n_workers=jobs, progress=progress,
-                                      desc=f"{CORPUS} en-{tgt} {s}"))
+        summaries.append(
+            finish_split(
+                out,
+                s,
+                plan.pending,
+                skipped,
+                plan.notes,
+                n_workers=jobs,
+                progress=progress,
+                desc=f"{CORPUS} en-{tgt} {s}",
+            )
+        )
     return BuildSummary(f"{CORPUS} {SRC_LANG}-{tgt}", out, tuple(summaries))
 
 
@@ -249,8 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     p = cli_parser("python -m speech_proactive.data.corpora.mustc", __doc__)
     p.add_argument("--tgt", default="de", help="target language: the en-{tgt} folder to read (default de)")
     a = p.parse_args(argv)
-    return cli_run(lambda: build(a.root, a.out, a.tgt, splits=a.splits, jobs=a.jobs, progress=not a.no_progress,
-                                 skip_missing_audio=a.skip_missing_audio))
+    return cli_run(
+        lambda: build(
+            a.root,
+            a.out,
+            a.tgt,
+            splits=a.splits,
+            jobs=a.jobs,
+            progress=not a.no_progress,
+            skip_missing_audio=a.skip_missing_audio,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from speech_proactive.data.corpora.corpus_build import generated_corpus_main, write_manifests
-from speech_proactive.data.manifest import Utterance
 from speech_proactive.data.corpora.qa import QAExample, generate
+from speech_proactive.data.manifest import Utterance
 from speech_proactive.data.synth import SynthJob, SynthResult, ideal_read_ms, pick_voice, synthesize_all
 
 LANG = "en"
@@ -31,13 +31,25 @@ def utterance(ex: QAExample, r: SynthResult, out: Path) -> Utterance:
     voice = pick_voice(LANG, ex.id)
     align = tuple(ex.evidence for _ in ex.answer.split())  # every answer word needs the whole evidence
     return Utterance(
-        id=ex.id, audio=str(r.out_path.relative_to(out)), n_samples=r.n_samples,
-        src_lang=LANG, src_text=ex.text, tgt_lang=LANG, tgt_text=ex.answer,
+        id=ex.id,
+        audio=str(r.out_path.relative_to(out)),
+        n_samples=r.n_samples,
+        src_lang=LANG,
+        src_text=ex.text,
+        tgt_lang=LANG,
+        tgt_text=ex.answer,
         speaker=voice.speaker_id,
-        src_word_end_ms=r.word_end_ms, tgt_align=align, tgt_ideal_ms=ideal_read_ms(r.word_end_ms, align),
-        task="qa", question=ex.question,
-        meta={"position": ex.position, "shapes": list(ex.shapes), "asked": ex.asked,
-              "answer_words": list(ex.answer_index)},
+        src_word_end_ms=r.word_end_ms,
+        tgt_align=align,
+        tgt_ideal_ms=ideal_read_ms(r.word_end_ms, align),
+        task="qa",
+        question=ex.question,
+        meta={
+            "position": ex.position,
+            "shapes": list(ex.shapes),
+            "asked": ex.asked,
+            "answer_words": list(ex.answer_index),
+        },
     )
 
 
@@ -51,8 +63,9 @@ def build(out: Path, n: int, seed: int = 0, n_workers: int | None = None) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    return generated_corpus_main(argv, "speech_proactive.data.corpora.qa_corpus", __doc__, "data/qa", 3000,
-                                 "passages, one question each", build)
+    return generated_corpus_main(
+        argv, "speech_proactive.data.corpora.qa_corpus", __doc__, "data/qa", 3000, "passages, one question each", build
+    )
 
 
 if __name__ == "__main__":

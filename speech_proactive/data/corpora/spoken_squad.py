@@ -87,11 +87,22 @@ def question_rows(para: dict, key: str, wav: str, n_samples: int) -> list[Uttera
         answer = qa["answers"][0]
         end_char = min(len(context), int(answer["answer_start"]) + len(answer["text"]))
         ideal_ms = duration_ms * end_char / max(1, len(context))
-        rows.append(Utterance(
-            id=str(qa["id"]), audio=wav, n_samples=n_samples, src_lang="en", src_text=context, tgt_lang="en",
-            tgt_text=" ".join(answer["text"].split()), speaker="google-tts",
-            tgt_ideal_ms=tuple(ideal_ms for _ in answer["text"].split()), task="qa", question=qa["question"],
-            meta={"paragraph": key, "ideal": "char-estimate"}))
+        rows.append(
+            Utterance(
+                id=str(qa["id"]),
+                audio=wav,
+                n_samples=n_samples,
+                src_lang="en",
+                src_text=context,
+                tgt_lang="en",
+                tgt_text=" ".join(answer["text"].split()),
+                speaker="google-tts",
+                tgt_ideal_ms=tuple(ideal_ms for _ in answer["text"].split()),
+                task="qa",
+                question=qa["question"],
+                meta={"paragraph": key, "ideal": "char-estimate"},
+            )
+        )
     return rows
 
 
@@ -122,8 +133,11 @@ def build_split(root: Path, out: Path, split: str, max_seconds: float) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m speech_proactive.data.corpora.spoken_squad", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m speech_proactive.data.corpora.spoken_squad",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--root", type=Path, required=True, help="the Spoken-SQuAD folder (JSON files + audio)")
     p.add_argument("--out", type=Path, default=Path("data/spoken_squad"))
     p.add_argument("--splits", nargs="+", choices=sorted(SPLITS), default=sorted(SPLITS))
@@ -135,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             if not rows:
                 raise SpokenSquadError(f"{split}: no question has usable audio (first missing: {s.missing})")
             write_manifest(args.out / f"{split}.qa-en.jsonl", rows)
-            print(f"{split}: {s.n_questions} questions on {s.n_paragraphs} paragraphs; skipped "
-                  f"{s.skipped_long} (paragraph > {args.max_seconds:.0f} s), {s.skipped_no_audio} (no audio"
-                  f"{', e.g. ' + ', '.join(s.missing) if s.missing else ''})")
+            print(
+                f"{split}: {s.n_questions} questions on {s.n_paragraphs} paragraphs; skipped "
+                f"{s.skipped_long} (paragraph > {args.max_seconds:.0f} s), {s.skipped_no_audio} (no audio"
+                f"{', e.g. ' + ', '.join(s.missing) if s.missing else ''})"
+            )
     except SpokenSquadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,20 +27,29 @@ from pathlib import Path
 import yaml
 
 from speech_proactive.data.manifest import read_manifest
-from speech_proactive.evaluation.metrics.quality import bleu_tokenizer
-from speech_proactive.streaming.segmenter import SegmenterConfig
 from speech_proactive.evaluation.longform.score import score_log
-from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid
 from speech_proactive.evaluation.longform.talks import TALK_SET_FILE, TalkSet, build_talks, existing_talks
+from speech_proactive.evaluation.metrics.quality import bleu_tokenizer
+from speech_proactive.streaming.policy_spec import SYNTAX, expand_grid
+from speech_proactive.streaming.segmenter import SegmenterConfig
 
 PROCESSOR = "speech_proactive.integrations.simulstream_processor.ProactiveProcessor"
-COLUMNS = (("policy", "policy", "{}"), ("BLEU", "bleu", "{:.1f}"), ("StreamLAAL ms", "stream_laal_ms", "{:.0f}"),
-           ("StreamLAAL_CA ms", "stream_laal_ca_ms", "{:.0f}"), ("words", "n_words", "{}"), ("RTF", "rtf", "{:.3f}"))
+COLUMNS = (
+    ("policy", "policy", "{}"),
+    ("BLEU", "bleu", "{:.1f}"),
+    ("StreamLAAL ms", "stream_laal_ms", "{:.0f}"),
+    ("StreamLAAL_CA ms", "stream_laal_ca_ms", "{:.0f}"),
+    ("words", "n_words", "{}"),
+    ("RTF", "rtf", "{:.3f}"),
+)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser("python -m speech_proactive.evaluation.longform", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        "python -m speech_proactive.evaluation.longform",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", type=Path, required=True, help="bundle folder")
     p.add_argument("--policies", nargs="+", required=True, help=SYNTAX)
     p.add_argument("--out", type=Path, required=True)
@@ -67,8 +76,9 @@ def talk_set(args: argparse.Namespace) -> TalkSet:
     if args.audio_definition:
         if not (args.references and args.wav_dir and args.src_lang and args.tgt_lang):
             raise ValueError("--audio-definition needs --references, --wav-dir, --src-lang and --tgt-lang")
-        return existing_talks(args.audio_definition, args.references, args.wav_dir, args.src_lang, args.tgt_lang,
-                              folder)
+        return existing_talks(
+            args.audio_definition, args.references, args.wav_dir, args.src_lang, args.tgt_lang, folder
+        )
     if not args.manifest:
         raise ValueError("give --manifest (talks are made from it) or --audio-definition (a real long-form set)")
     manifest = read_manifest(args.manifest)
@@ -80,10 +90,19 @@ def talk_set(args: argparse.Namespace) -> TalkSet:
 
 
 def processor_config(args: argparse.Namespace, spec: str, talks: TalkSet, threads: int) -> dict:
-    return {"type": PROCESSOR, "model": str(args.model.resolve()), "policy": spec, "task": "st",
-            "src_lang": talks.src_lang, "tgt_lang": talks.tgt_lang, "pause_ms": args.pause_ms,
-            "max_segment_s": args.max_segment_s, "threads": threads,
-            "detokenizer_type": "simuleval", "latency_unit": "word"}
+    return {
+        "type": PROCESSOR,
+        "model": str(args.model.resolve()),
+        "policy": spec,
+        "task": "st",
+        "src_lang": talks.src_lang,
+        "tgt_lang": talks.tgt_lang,
+        "pause_ms": args.pause_ms,
+        "max_segment_s": args.max_segment_s,
+        "threads": threads,
+        "detokenizer_type": "simuleval",
+        "latency_unit": "word",
+    }
 
 
 def run_setting(folder: Path, config: dict, talks: TalkSet) -> Path:
@@ -101,13 +120,21 @@ def run_setting(folder: Path, config: dict, talks: TalkSet) -> Path:
     exe = Path(sys.executable).with_name("simulstream_inference")
     if not exe.is_file():
         raise FileNotFoundError(f"{exe} not found: simulstream is not installed in this environment (make setup)")
-    cmd = [str(exe), "--speech-processor-config", str(cfg_file), "--wav-list-file", str(talks.wav_list),
-           "--metrics-log-file", str(partial)]
+    cmd = [
+        str(exe),
+        "--speech-processor-config",
+        str(cfg_file),
+        "--wav-list-file",
+        str(talks.wav_list),
+        "--metrics-log-file",
+        str(partial),
+    ]
     with open(folder / "inference.log", "w") as out:
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
-        raise RuntimeError(f"simulstream_inference failed ({done.returncode}) for {config['policy']}: "
-                           f"see {folder / 'inference.log'}")
+        raise RuntimeError(
+            f"simulstream_inference failed ({done.returncode}) for {config['policy']}: see {folder / 'inference.log'}"
+        )
     os.replace(partial, log)
     return log
 
@@ -115,8 +142,8 @@ def run_setting(folder: Path, config: dict, talks: TalkSet) -> Path:
 def calibrate_first(model_dir: Path, specs: list[str]) -> None:
     """Resolve every setting once here, so that parallel runs find a qQ threshold's calibration in the bundle
     instead of each computing and writing it."""
-    from speech_proactive.streaming.calibrate import resolve
     from speech_proactive.model.bundle import load_model
+    from speech_proactive.streaming.calibrate import resolve
     from speech_proactive.streaming.policy_spec import parse_policy
 
     model = load_model(model_dir)
@@ -141,12 +168,15 @@ def evaluate(args: argparse.Namespace) -> tuple[TalkSet, list[dict]]:
         t0 = time.perf_counter()
         log = run_setting(args.out / spec.replace(":", "_"), processor_config(args, spec, talks, threads), talks)
         s = score_log(log, talks, tokenizer)
-        print(f"{spec}: BLEU {s.bleu:.1f}, StreamLAAL {s.stream_laal_ms:.0f} ms ({time.perf_counter() - t0:.0f} s)",
-              file=sys.stderr)
+        print(
+            f"{spec}: BLEU {s.bleu:.1f}, StreamLAAL {s.stream_laal_ms:.0f} ms ({time.perf_counter() - t0:.0f} s)",
+            file=sys.stderr,
+        )
         return {"policy": spec, **asdict(s), "rtf": s.rtf}
 
     if args.jobs > 1:
         from concurrent.futures import ThreadPoolExecutor  # each setting runs in its own simulstream process
+
         with ThreadPoolExecutor(args.jobs) as pool:
             return talks, list(pool.map(one, specs))
     return talks, [one(s) for s in specs]
@@ -159,12 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"longform: {e}", file=sys.stderr)
         return 2
-    meta = {"model": str(args.model), "talks": {k: str(v) for k, v in asdict(talks).items()},
-            "segmenter": {"pause_ms": args.pause_ms, "max_segment_s": args.max_segment_s}}
+    meta = {
+        "model": str(args.model),
+        "talks": {k: str(v) for k, v in asdict(talks).items()},
+        "segmenter": {"pause_ms": args.pause_ms, "max_segment_s": args.max_segment_s},
+    }
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    md = (f"**{talks.n_talks} talks, {talks.n_sentences} sentences, {talks.audio_s / 60:.1f} min, "
-          f"{talks.src_lang} -> {talks.tgt_lang}** (simulstream: mwerSegmenter-resegmented BLEU and StreamLAAL)\n\n"
-          + table(rows))
+    md = (
+        f"**{talks.n_talks} talks, {talks.n_sentences} sentences, {talks.audio_s / 60:.1f} min, "
+        f"{talks.src_lang} -> {talks.tgt_lang}** (simulstream: mwerSegmenter-resegmented BLEU and StreamLAAL)\n\n"
+        + table(rows)
+    )
     (args.out / "results.md").write_text(md)
     print(md)
     return 0

@@ -56,6 +56,7 @@ def sacrebleu_scorer() -> type:
         stand_in.download_model = stand_in.load_from_checkpoint = missing
         sys.modules["comet"] = stand_in
     from simulstream.metrics.scorers.quality.sacrebleu import SacreBLEUScorer
+
     return SacreBLEUScorer
 
 
@@ -85,9 +86,11 @@ def score_log(log: Path, talks: TalkSet, bleu_tokenizer: str) -> LongformScores:
     except statistics.StatisticsError:  # not one word written: no sentence to average over
         laal = SimpleNamespace(ideal_latency=float("nan"), computational_aware_latency=float("nan"))
     quality = bleu_scorer(SimpleNamespace(latency_unit="word", tokenizer=bleu_tokenizer))
-    bleu = quality.score([QualityScoringSample(a, outputs[a].final_text, [r.content for r in references[a]])
-                          for a in references])
+    bleu = quality.score(
+        [QualityScoringSample(a, outputs[a].final_text, [r.content for r in references[a]]) for a in references]
+    )
     audio_s, compute_s = compute_totals(log)
     n_words = sum(len(outputs[a].final_text.split()) for a in references)
-    return LongformScores(float(bleu), 1000 * laal.ideal_latency, 1000 * laal.computational_aware_latency,
-                          n_words, audio_s, compute_s)
+    return LongformScores(
+        float(bleu), 1000 * laal.ideal_latency, 1000 * laal.computational_aware_latency, n_words, audio_s, compute_s
+    )

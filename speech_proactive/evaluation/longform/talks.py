@@ -1,11 +1,12 @@
-"""Long-form test sets: one WAV per talk plus its sentence segmentation, the layout IWSLT's long-form evaluation reads.
+"""Long-form test sets: one WAV per talk plus its sentence segmentation, as IWSLT's long-form evaluation reads them.
 
 MuST-C and the IWSLT test sets give each talk as one WAV, a YAML list of its sentences' segments
 (`{wav, offset, duration}`, seconds) and a reference file with one line per segment, in the same order. FBK's
 simulstream (IWSLT 2026's harness) streams the whole WAV through a system, then resegments the output against
 those references with mwerSegmenter to score BLEU and StreamLAAL. A real corpus already comes in this layout
-(`speech_proactive.evaluation.longform.run --audio-definition ... --references ... --wav-dir ...`); the default corpus has single
-utterances, so `build_talks` strings `per_talk` of them into a talk with `gap_ms` of silence around each.
+(`python -m speech_proactive.evaluation.longform --audio-definition ... --references ... --wav-dir ...`); the
+default corpus has single utterances, so `build_talks` strings `per_talk` of them into a talk with `gap_ms` of
+silence around each.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 import yaml
 
 from speech_proactive import audio
-from speech_proactive.model.bundle import replace_dir
 from speech_proactive.data.manifest import Manifest, Utterance
+from speech_proactive.model.bundle import replace_dir
 
 TALK_SET_FILE = "talks.json"  # what build_talks made, so that a later run reuses it
 
@@ -39,7 +40,7 @@ class TalkSet:
     audio_s: float  # all talks together, silence included
 
     @classmethod
-    def read(cls, folder: Path) -> "TalkSet":
+    def read(cls, folder: Path) -> TalkSet:
         d = json.loads((folder / TALK_SET_FILE).read_text())
         paths = {k: folder / d[k] for k in ("wav_list", "audio_definition", "references")}
         return cls(**{f.name: paths.get(f.name, d.get(f.name)) for f in fields(cls)})
@@ -66,11 +67,12 @@ def talk_rows(manifest: Manifest, per_talk: int, limit: int | None = None) -> li
         raise ValueError(f"{manifest.path}: a talk set has one language pair; this manifest has {sorted(pairs)}")
     if bad := [u.id for u in rows if u.task_name == "qa"]:
         raise ValueError(f"{manifest.path}: QA rows cannot be sentences of a talk ({bad[:3]} ...)")
-    return [rows[i:i + per_talk] for i in range(0, len(rows), per_talk)]
+    return [rows[i : i + per_talk] for i in range(0, len(rows), per_talk)]
 
 
-def talk_audio(manifest: Manifest, rows: list[Utterance], name: str,
-               gap_ms: float) -> tuple[np.ndarray, list[Sentence]]:
+def talk_audio(
+    manifest: Manifest, rows: list[Utterance], name: str, gap_ms: float
+) -> tuple[np.ndarray, list[Sentence]]:
     """One talk: gap, sentence, gap, sentence, ..., gap. Offsets are exact sample positions."""
     gap = np.zeros(audio.ms_to_samples(gap_ms), np.float32)
     pieces, sentences, n = [gap], [], len(gap)
@@ -82,8 +84,9 @@ def talk_audio(manifest: Manifest, rows: list[Utterance], name: str,
     return np.concatenate(pieces), sentences
 
 
-def build_talks(manifest: Manifest, out: Path, per_talk: int = 10, gap_ms: float = 1000.0,
-                limit: int | None = None) -> TalkSet:
+def build_talks(
+    manifest: Manifest, out: Path, per_talk: int = 10, gap_ms: float = 1000.0, limit: int | None = None
+) -> TalkSet:
     """Write the talks of `manifest` under `out` (replacing it whole, so a crash never leaves half a set)."""
     if gap_ms < 0:
         raise ValueError(f"gap_ms={gap_ms} must be >= 0")
@@ -105,17 +108,26 @@ def build_talks(manifest: Manifest, out: Path, per_talk: int = 10, gap_ms: float
     (tmp / "segments.yaml").write_text(yaml.safe_dump([asdict(s) for s in sentences], sort_keys=False))
     (tmp / "references.txt").write_text("".join(f"{r}\n" for r in refs))
     first = groups[0][0]
-    meta = {"wav_list": "wav_list.txt", "audio_definition": "segments.yaml", "references": "references.txt",
-            "src_lang": first.src_lang, "tgt_lang": first.tgt_lang if first.task_name == "st" else first.src_lang,
-            "n_talks": len(groups), "n_sentences": len(sentences), "audio_s": total_n / audio.SAMPLE_RATE}
-    (tmp / TALK_SET_FILE).write_text(json.dumps({**meta, "manifest": str(manifest.path), "per_talk": per_talk,
-                                                 "gap_ms": gap_ms}, indent=1))
+    meta = {
+        "wav_list": "wav_list.txt",
+        "audio_definition": "segments.yaml",
+        "references": "references.txt",
+        "src_lang": first.src_lang,
+        "tgt_lang": first.tgt_lang if first.task_name == "st" else first.src_lang,
+        "n_talks": len(groups),
+        "n_sentences": len(sentences),
+        "audio_s": total_n / audio.SAMPLE_RATE,
+    }
+    (tmp / TALK_SET_FILE).write_text(
+        json.dumps({**meta, "manifest": str(manifest.path), "per_talk": per_talk, "gap_ms": gap_ms}, indent=1)
+    )
     replace_dir(tmp, out)
     return TalkSet.read(out)
 
 
-def existing_talks(audio_definition: Path, references: Path, wav_dir: Path, src_lang: str, tgt_lang: str,
-                   out: Path) -> TalkSet:
+def existing_talks(
+    audio_definition: Path, references: Path, wav_dir: Path, src_lang: str, tgt_lang: str, out: Path
+) -> TalkSet:
     """A real long-form set (MuST-C's `{split}.yaml` and `{split}.{lang}`, IWSLT's test sets): checked, and its
     WAV list written under `out`. simulstream reads the talks as 16-bit PCM WAV at any rate, one channel."""
     import soundfile as sf
@@ -136,8 +148,15 @@ def existing_talks(audio_definition: Path, references: Path, wav_dir: Path, src_
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / "wav_list.txt").write_text("".join(f"{w}\n" for w in wavs))
-    meta = {"wav_list": "wav_list.txt", "audio_definition": str(Path(audio_definition).resolve()),
-            "references": str(Path(references).resolve()), "src_lang": src_lang, "tgt_lang": tgt_lang,
-            "n_talks": len(wavs), "n_sentences": len(segments), "audio_s": sum(i.duration for i in infos)}
+    meta = {
+        "wav_list": "wav_list.txt",
+        "audio_definition": str(Path(audio_definition).resolve()),
+        "references": str(Path(references).resolve()),
+        "src_lang": src_lang,
+        "tgt_lang": tgt_lang,
+        "n_talks": len(wavs),
+        "n_sentences": len(segments),
+        "audio_s": sum(i.duration for i in infos),
+    }
     (out / TALK_SET_FILE).write_text(json.dumps(meta, indent=1))
     return TalkSet.read(out)

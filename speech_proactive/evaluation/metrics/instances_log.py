@@ -61,14 +61,21 @@ def read_instances(path: str | Path) -> list[LoggedInstance]:
             continue
         try:
             d = json.loads(line)
-            ins = LoggedInstance(int(d["index"]), d["prediction"], d.get("reference") or "",
-                                 tuple(map(float, d["delays"])), tuple(map(float, d["elapsed"])),
-                                 float(d["source_length"]))
+            ins = LoggedInstance(
+                int(d["index"]),
+                d["prediction"],
+                d.get("reference") or "",
+                tuple(map(float, d["delays"])),
+                tuple(map(float, d["elapsed"])),
+                float(d["source_length"]),
+            )
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{path}:{line_no}: not a speech-to-text instances.log line ({e})") from e
         if len(ins.delays_ms) != len(ins.prediction.split()) or len(ins.elapsed_ms) != len(ins.delays_ms):
-            raise ValueError(f"{path}:{line_no}: {len(ins.prediction.split())} words but {len(ins.delays_ms)} "
-                             f"delays and {len(ins.elapsed_ms)} elapsed times (latency unit must be 'word')")
+            raise ValueError(
+                f"{path}:{line_no}: {len(ins.prediction.split())} words but {len(ins.delays_ms)} "
+                f"delays and {len(ins.elapsed_ms)} elapsed times (latency unit must be 'word')"
+            )
         out.append(ins)
     return out
 
@@ -87,8 +94,11 @@ def score_instances(instances: list[LoggedInstance], refs: list[str], tgt_lang: 
     hyps = [i.prediction for i in instances]
     scored = [(i, r) for i, r in zip(instances, refs) if i.delays_ms and i.source_ms > 0]
     return LogScores(
-        n=len(instances), n_scored=len(scored),
-        bleu=corpus_bleu(hyps, refs, tgt_lang), chrf=corpus_chrf(hyps, refs), wer=corpus_wer(hyps, refs),
+        n=len(instances),
+        n_scored=len(scored),
+        bleu=corpus_bleu(hyps, refs, tgt_lang),
+        chrf=corpus_chrf(hyps, refs),
+        wer=corpus_wer(hyps, refs),
         bleu_tokenizer=bleu_tokenizer(tgt_lang),
         latency=mean_latency([latency(i.delays_ms, i.source_ms, len(r.split())) for i, r in scored]),
         latency_ca=mean_latency([latency(i.delays_ms, i.source_ms, len(r.split()), i.elapsed_ms) for i, r in scored]),

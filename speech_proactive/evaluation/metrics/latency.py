@@ -43,11 +43,19 @@ class Latency:
     end_offset_ms: float
 
 
-METRIC_FIELDS = {"AL": "al_ms", "LAAL": "laal_ms", "AP": "ap", "DAL": "dal_ms", "ATD": "atd_ms",
-                 "StartOffset": "start_offset_ms", "EndOffset": "end_offset_ms"}  # SimulEval name -> field
+METRIC_FIELDS = {
+    "AL": "al_ms",
+    "LAAL": "laal_ms",
+    "AP": "ap",
+    "DAL": "dal_ms",
+    "ATD": "atd_ms",
+    "StartOffset": "start_offset_ms",
+    "EndOffset": "end_offset_ms",
+}  # SimulEval name -> field
 
 
 # ---- per-instance metrics ------------------------------------------------------------------------------------
+
 
 def average_lagging(times_ms: list[float], source_ms: float, length: int) -> float:
     """AL with target length `length` (the reference length for AL, max(|hyp|, |ref|) for LAAL).
@@ -117,7 +125,7 @@ class AtdChunks:
     target_chunk: list[int]  # per target word: its chunk
 
     @classmethod
-    def from_delays(cls, delays_ms: list[float]) -> "AtdChunks":
+    def from_delays(cls, delays_ms: list[float]) -> AtdChunks:
         chunks, previous = cls([0.0], [0], [0], []), None
         for t, delay in enumerate(delays_ms):
             if delay != previous:  # a new write call: a new source chunk ends at this delay
@@ -131,8 +139,9 @@ class AtdChunks:
         return chunks
 
 
-def latency(delays_ms: list[float], source_ms: float, ref_len: int | None = None,
-            elapsed_ms: list[float] | None = None) -> Latency:
+def latency(
+    delays_ms: list[float], source_ms: float, ref_len: int | None = None, elapsed_ms: list[float] | None = None
+) -> Latency:
     """All metrics of one instance with at least one word: non-CA from `delays_ms`, or with `elapsed_ms` the
     computation-aware ones. Without `ref_len` the hypothesis length stands in for it."""
     if not delays_ms:

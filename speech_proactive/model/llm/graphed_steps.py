@@ -52,7 +52,7 @@ class _Graph:
 class _Layer:
     """lean_lm's cache-layer interface over one layer's static buffers."""
 
-    def __init__(self, steps: "GraphedSteps", i: int):
+    def __init__(self, steps: GraphedSteps, i: int):
         self.steps, self.i = steps, i
 
     def update(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,13 +68,15 @@ class _Layer:
 class StaticCache:
     """A stream's handle on the model's static cache: what `LMState.cache` holds in graphed streaming."""
 
-    def __init__(self, steps: "GraphedSteps", ticket: int):
+    def __init__(self, steps: GraphedSteps, ticket: int):
         self._steps, self._ticket = steps, ticket
 
-    def steps(self) -> "GraphedSteps":
+    def steps(self) -> GraphedSteps:
         if self._steps.ticket != self._ticket:
-            raise RuntimeError("graphed streaming runs one stream per model at a time: a newer stream has taken "
-                               "this stream's cache over")
+            raise RuntimeError(
+                "graphed streaming runs one stream per model at a time: a newer stream has taken "
+                "this stream's cache over"
+            )
         return self._steps
 
     def get_seq_length(self) -> int:
@@ -96,12 +98,17 @@ class StaticCache:
 class GraphedSteps:
     """The static cache of a model's LLM and the graphs of its streaming steps."""
 
-    def __init__(self, model: nn.Module, rope: lean_forward.RopeTable, target_position_offset: int,
-                 capacity: int = INITIAL_CAPACITY, capture: bool | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        rope: lean_forward.RopeTable,
+        target_position_offset: int,
+        capacity: int = INITIAL_CAPACITY,
+        capture: bool | None = None,
+    ):
         """capture: record CUDA graphs (default: when the model is on a GPU); without, steps run uncaptured."""
         if getattr(rope.rotary, "rope_type", "default") != "default":
-            raise ValueError(f"graphed streaming needs the default RoPE (a fixed table), not "
-                             f"{rope.rotary.rope_type!r}")
+            raise ValueError(f"graphed streaming needs the default RoPE (a fixed table), not {rope.rotary.rope_type!r}")
         self.decoder, self.lm_head, self.rope = model.get_decoder(), model.get_output_embeddings(), rope
         self.device = model.get_input_embeddings().weight.device
         self.capture = self.device.type == "cuda" if capture is None else capture
@@ -115,8 +122,9 @@ class GraphedSteps:
         self.n = 0
         return StaticCache(self, self.ticket)
 
-    def step(self, cache: StaticCache, embeds: Tensor, allow: Tensor, positions: Tensor,
-             attentions: bool = False) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
+    def step(
+        self, cache: StaticCache, embeds: Tensor, allow: Tensor, positions: Tensor, attentions: bool = False
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
         """Append `embeds` [1, n, D] (mask rows `allow` [n, n_keys] and `positions` [n], both on the host) to
         the stream's cache. Returns the last new entry's hidden state [1, 1, D], its logits [1, 1, vocab] and,
         with `attentions`, every layer's weights [1, heads, n, n_keys] (those steps run uncaptured)."""
@@ -148,7 +156,7 @@ class GraphedSteps:
             for i, (k, v) in enumerate(zip(old_k, old_v)):
                 self.k[i] = k.new_zeros(*k.shape[:2], capacity, k.shape[3])
                 self.v[i] = v.new_zeros(*v.shape[:2], capacity, v.shape[3])
-                self.k[i][:, :, :self.n], self.v[i][:, :, :self.n] = k[:, :, :self.n], v[:, :, :self.n]
+                self.k[i][:, :, : self.n], self.v[i][:, :, : self.n] = k[:, :, : self.n], v[:, :, : self.n]
         largest = torch.tensor([capacity + self.max_offset])
         dummy = torch.zeros(1, device=self.device, dtype=self.decoder.norm.weight.dtype)
         self.rope(dummy, largest)
@@ -161,11 +169,12 @@ class GraphedSteps:
         key = (n, embeds.dtype)
         if key not in self._inputs:
             z = lambda *shape, dtype=torch.long: torch.zeros(shape, dtype=dtype, device=self.device)  # noqa: E731
-            self._inputs[key] = _Inputs(z(1, n, embeds.shape[2], dtype=embeds.dtype), z(n), z(n),
-                                        z(n, self.capacity, dtype=torch.bool))
+            self._inputs[key] = _Inputs(
+                z(1, n, embeds.shape[2], dtype=embeds.dtype), z(n), z(n), z(n, self.capacity, dtype=torch.bool)
+            )
         inputs = self._inputs[key]
         mask = torch.zeros(n, self.capacity, dtype=torch.bool)
-        mask[:, :allow.shape[1]] = allow
+        mask[:, : allow.shape[1]] = allow
         inputs.embeds.copy_(embeds)
         inputs.positions.copy_(positions)
         inputs.slots.copy_(torch.arange(self.n, self.n + n))

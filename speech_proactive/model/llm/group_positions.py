@@ -35,7 +35,7 @@ class Entries:
     def __len__(self) -> int:
         return int(self.kind.numel())
 
-    def cat(self, other: "Entries") -> "Entries":
+    def cat(self, other: Entries) -> Entries:
         return Entries(*(torch.cat([a, b]) for a, b in zip(self.fields(), other.fields())))
 
     def fields(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -47,7 +47,7 @@ class Entries:
         return base + self.index
 
     @staticmethod
-    def group(kind: int, n: int, start: int = 0, copy: int = 0, n_src_visible: Tensor | None = None) -> "Entries":
+    def group(kind: int, n: int, start: int = 0, copy: int = 0, n_src_visible: Tensor | None = None) -> Entries:
         vis = torch.zeros(n, dtype=torch.long) if n_src_visible is None else n_src_visible.long()
         if len(vis) != n:
             raise ValueError(f"n_src_visible has {len(vis)} entries for {n} target tokens")

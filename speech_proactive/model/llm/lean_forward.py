@@ -3,8 +3,8 @@
 The same modules, weights and arithmetic as the Hugging Face forward, without its per-call machinery: mask
 preprocessing, the attention-interface lookup, kwargs plumbing through every layer, output records. A
 streaming step of a small model is a few entries through a few layers, so that machinery is most of its cost
-(measured in eval/BENCHMARKS.md, "2026-12-06 ... against the lean forward"). It is also the shape a GPU decode path needs: plain tensor
-operations over a cache the caller owns.
+(measured in eval/BENCHMARKS.md, "2026-12-06 ... against the lean forward"). It is also the shape a GPU decode
+path needs: plain tensor operations over a cache the caller owns.
 
 `supports(model)` says whether a model has the layout this code assumes; `StreamingLM` falls back to the
 Hugging Face forward otherwise. tests/invariants/test_lean_lm.py keeps the two equal (logits, hidden states, attention
@@ -56,8 +56,9 @@ class RopeTable:
         return self.cos[positions][None], self.sin[positions][None]
 
 
-def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tensor, sin: Tensor, cache,
-            attentions: bool = False) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+def forward(
+    decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tensor, sin: Tensor, cache, attentions: bool = False
+) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
     cache, or graphed_lm's static one, whose `layers[i].update(k, v)` returns the whole layer's K/V).
 
@@ -70,8 +71,9 @@ def forward(decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tenso
     """
     x, weights = embeds, []
     for i, layer in enumerate(decoder.layers):
-        h, w = _attention(layer.self_attn, _rms_norm(layer.input_layernorm, x), cos, sin, cache.layers[i], allow,
-                          attentions)
+        h, w = _attention(
+            layer.self_attn, _rms_norm(layer.input_layernorm, x), cos, sin, cache.layers[i], allow, attentions
+        )
         x = x + h
         x = x + _mlp(layer.mlp, _rms_norm(layer.post_attention_layernorm, x))
         weights.append(w)
@@ -88,8 +90,9 @@ def _mlp(mlp: nn.Module, x: Tensor) -> Tensor:
     return _linear(mlp.down_proj, mlp.act_fn(_linear(mlp.gate_proj, x)) * _linear(mlp.up_proj, x))
 
 
-def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache, allow: Tensor,
-               want_weights: bool) -> tuple[Tensor, Tensor | None]:
+def _attention(
+    attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache, allow: Tensor, want_weights: bool
+) -> tuple[Tensor, Tensor | None]:
     n = x.shape[1]
     q = _heads(_linear(attn.q_proj, x), attn.head_dim)
     k = _heads(_linear(attn.k_proj, x), attn.head_dim)
@@ -100,8 +103,10 @@ def _attention(attn: nn.Module, x: Tensor, cos: Tensor, sin: Tensor, layer_cache
     if want_weights:
         out, w = _eager(q, _repeat(k, groups), _repeat(v, groups), allow, attn.scaling)
     else:
-        out, w = F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling,
-                                                enable_gqa=groups > 1), None
+        out, w = (
+            F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling, enable_gqa=groups > 1),
+            None,
+        )
     return _linear(attn.o_proj, out.transpose(1, 2).reshape(1, n, -1)), w
 
 

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from speech_proactive.model.llm import graphed_steps
-from speech_proactive.model.llm import group_positions
-from speech_proactive.model.llm import lean_forward
 from speech_proactive.model.kv_cache import growing_cache
+from speech_proactive.model.llm import graphed_steps, group_positions, lean_forward
 from speech_proactive.model.llm.group_positions import Entries
 
 
@@ -76,8 +74,10 @@ class StreamingLM(nn.Module):
         supported = lean_forward.supports(model)
         self.lean = supported if lean is None else lean
         if self.lean and not supported:
-            raise ValueError(f"lean streaming forward: {model.config.model_type} models are not supported "
-                             f"(supported: {', '.join(lean_forward.LEAN_MODEL_TYPES)}, full attention only)")
+            raise ValueError(
+                f"lean streaming forward: {model.config.model_type} models are not supported "
+                f"(supported: {', '.join(lean_forward.LEAN_MODEL_TYPES)}, full attention only)"
+            )
         self._rope = lean_forward.RopeTable(model.get_decoder().rotary_emb) if self.lean else None
         self._graphs: graphed_steps.GraphedSteps | None = None
 
@@ -87,8 +87,11 @@ class StreamingLM(nn.Module):
         has its device and dtype, and again after changing either."""
         if enabled and not self.lean:
             raise ValueError("graphed streaming runs the lean forward: this model has no lean support")
-        self._graphs = (graphed_steps.GraphedSteps(self.model, self._rope, self.target_position_offset, capacity)
-                        if enabled else None)
+        self._graphs = (
+            graphed_steps.GraphedSteps(self.model, self._rope, self.target_position_offset, capacity)
+            if enabled
+            else None
+        )
 
     @property
     def graphs(self) -> bool:
@@ -114,15 +117,28 @@ class StreamingLM(nn.Module):
     def embed(self, ids: Tensor) -> Tensor:
         return self.model.get_input_embeddings()(ids)
 
-    def run(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
-            cache: object | None = None, attentions: bool = False) -> LMOutput:
+    def run(
+        self,
+        embeds: Tensor,
+        queries: list[Entries],
+        keys: list[Entries],
+        n_prefix: list[int],
+        cache: object | None = None,
+        attentions: bool = False,
+    ) -> LMOutput:
         """One forward. Example b has queries[b] (its new entries) and keys[b] (cache entries + new ones)."""
         out = self._decoder(embeds, queries, keys, n_prefix, cache, attentions)
         hidden = out.last_hidden_state
         return LMOutput(self.logits(hidden), hidden, out.attentions if attentions else None)
 
-    def hidden(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
-               cache: object | None = None) -> Tensor:
+    def hidden(
+        self,
+        embeds: Tensor,
+        queries: list[Entries],
+        keys: list[Entries],
+        n_prefix: list[int],
+        cache: object | None = None,
+    ) -> Tensor:
         """Last-layer hidden states [B, n, d_model] (after the final norm), without the LM head.
 
         Training takes the logits of the target positions only: the head over the vocabulary at every
@@ -137,11 +153,20 @@ class StreamingLM(nn.Module):
         if self.model.config._attn_implementation != kernel:
             self.model.set_attn_implementation(kernel)
 
-    def _decoder(self, embeds: Tensor, queries: list[Entries], keys: list[Entries], n_prefix: list[int],
-                 cache: object | None = None, attentions: bool = False):
+    def _decoder(
+        self,
+        embeds: Tensor,
+        queries: list[Entries],
+        keys: list[Entries],
+        n_prefix: list[int],
+        cache: object | None = None,
+        attentions: bool = False,
+    ):
         self._use_kernel(attentions)
         dtype = embeds.dtype
-        mask = torch.stack([group_positions.additive_mask(group_positions.allowed(q, k), dtype) for q, k in zip(queries, keys)])
+        mask = torch.stack(
+            [group_positions.additive_mask(group_positions.allowed(q, k), dtype) for q, k in zip(queries, keys)]
+        )
         pos = torch.stack([q.positions(p, self.target_position_offset) for q, p in zip(queries, n_prefix)])
         kwargs = {self._cache_kw: cache} if cache is not None else {}
         out = self.model.get_decoder()(
@@ -158,8 +183,9 @@ class StreamingLM(nn.Module):
         return self.model.get_output_embeddings()(hidden)
 
     # -- batch ---------------------------------------------------------------------------------------------
-    def forward_sequence(self, prefix_ids: Tensor, source: Tensor, target_ids: Tensor, n_src_visible: Tensor,
-                         attentions: bool = False) -> LMOutput:
+    def forward_sequence(
+        self, prefix_ids: Tensor, source: Tensor, target_ids: Tensor, n_src_visible: Tensor, attentions: bool = False
+    ) -> LMOutput:
         """One example laid out as `[prompt ; source ; target]`; returns outputs at the target entries
         (attentions: per layer [1, heads, T, P + S + T], the target queries' rows).
 
@@ -213,7 +239,9 @@ class StreamingLM(nn.Module):
 
     @staticmethod
     def _target_entry(state: LMState, n_src_visible: int) -> Entries:
-        return Entries.group(group_positions.TARGET, 1, start=state.n_target, n_src_visible=torch.tensor([n_src_visible]))
+        return Entries.group(
+            group_positions.TARGET, 1, start=state.n_target, n_src_visible=torch.tensor([n_src_visible])
+        )
 
     def unwrite(self, state: LMState, n: int = 1) -> None:
         """Drop the last n entries, which must be target tokens (peeked; to be recomputed after a READ)."""
@@ -239,8 +267,9 @@ class StreamingLM(nn.Module):
         state.entries = keys
         return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
 
-    def _forward_last(self, state: LMState, embeds: Tensor, entries: Entries, keys: Entries,
-                      attentions: bool) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
+    def _forward_last(
+        self, state: LMState, embeds: Tensor, entries: Entries, keys: Entries, attentions: bool
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
         """One forward of the new entries through the static cache (graphs), the lean loop or Hugging Face's
         decoder: the last entry's hidden state and logits, and every layer's attention rows when asked."""
         if not self.lean:

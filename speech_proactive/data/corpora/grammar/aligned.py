@@ -8,8 +8,9 @@ generating 20000 sentences builds ~10^6 of these sets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 BITS: dict[str, int] = {}  # atom name -> bit, handed out on first use
 

@@ -42,8 +42,7 @@ def perfect(rng: random.Random) -> Clause:
 
 def fronted_perfect(rng: random.Random) -> Clause:
     v = rng.choice(DYNAMIC)  # only times whose English keeps the present perfect: "Today ... has read"
-    return fill(rng, v, tense=PERFECT, time=picks.time(rng, PERFECT, english=("",)),
-                place=maybe(rng, 0.3, places(v)))
+    return fill(rng, v, tense=PERFECT, time=picks.time(rng, PERFECT, english=("",)), place=maybe(rng, 0.3, places(v)))
 
 
 def modal(rng: random.Random) -> Clause:

@@ -44,8 +44,7 @@ def place(p: Place, scope: Scope) -> list[Word]:
 
 def time(t: Time, scope: Scope) -> list[Word]:
     if isinstance(t, Clock):
-        return [Word("at", scope.time_prep), Word(t.hour.en, scope.time_num),
-                Word("o'clock", scope.time)]
+        return [Word("at", scope.time_prep), Word(t.hour.en, scope.time_num), Word("o'clock", scope.time)]
     return [Word(t.en, scope.time)]
 
 

@@ -94,7 +94,7 @@ class Verb:
     @property
     def base(self) -> str:
         """Infinitive without the separable prefix: the form that plural subjects take."""
-        return self.de[len(self.prefix):]
+        return self.de[len(self.prefix) :]
 
 
 @dataclass(frozen=True)

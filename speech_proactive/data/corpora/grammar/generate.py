@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from speech_proactive.data.corpora.grammar.catalog import CATALOG, SHAPES, Shape
 from speech_proactive.data.corpora.grammar.sentence import ParallelSentence

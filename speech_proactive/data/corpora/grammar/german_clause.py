@@ -33,8 +33,7 @@ def middle_field(c: Clause, scope: Scope, with_time: bool = True) -> list[Word]:
     if c.negated and isinstance(c.obj, NounPhrase) and c.obj.det is Det.NUM:
         raise ValueError("a negated counted object ('nicht drei Bücher') is not generated")
     kein = c.negated and is_indefinite(c.obj)
-    obj = [] if c.obj is None else ph.participant(c.obj, "acc", scope.obj, scope.verb,
-                                                  scope.neg if kein else 0)
+    obj = [] if c.obj is None else ph.participant(c.obj, "acc", scope.obj, scope.verb, scope.neg if kein else 0)
     early, late = ([], obj) if is_indefinite(c.obj) else (obj, [])
     out = [] if c.dat is None else ph.participant(c.dat, "dat", scope.dat, scope.verb)
     out += early

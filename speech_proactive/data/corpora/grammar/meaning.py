@@ -5,8 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from speech_proactive.data.corpora.grammar.entries import (Adjective, Conjunction, Manner, Modal, Name, Noun, Numeral,
-                                                   Person, Place, Pronoun, Time, Verb, Wh)
+from speech_proactive.data.corpora.grammar.entries import (
+    Adjective,
+    Conjunction,
+    Manner,
+    Modal,
+    Name,
+    Noun,
+    Numeral,
+    Person,
+    Place,
+    Pronoun,
+    Time,
+    Verb,
+    Wh,
+)
 
 
 class Det(Enum):

@@ -61,6 +61,12 @@ NOUNS = (
 )
 
 NAMES = (
-    Name("Anna", "f"), Name("Maria", "f"), Name("Lisa", "f"), Name("Emma", "f"),
-    Name("Peter", "m"), Name("Paul", "m"), Name("Thomas", "m"), Name("Max", "m"),
+    Name("Anna", "f"),
+    Name("Maria", "f"),
+    Name("Lisa", "f"),
+    Name("Emma", "f"),
+    Name("Peter", "m"),
+    Name("Paul", "m"),
+    Name("Thomas", "m"),
+    Name("Max", "m"),
 )

@@ -6,14 +6,23 @@ Every choice draws from an ordered tuple, never from a set, so a seed gives the 
 from __future__ import annotations
 
 import random
-from functools import lru_cache
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from functools import cache
+from typing import TypeVar
 
 from speech_proactive.data.corpora.grammar.entries import Adjective, Manner, Name, Noun, Place, Time, Verb
 from speech_proactive.data.corpora.grammar.meaning import Clause, Det, NounPhrase, Participant, Tense
 from speech_proactive.data.corpora.grammar.nouns import NAMES, NOUNS
-from speech_proactive.data.corpora.grammar.words import (ADJECTIVES, CLOCKS, COUNTS, MANNERS, PLACES, POSSESSORS, PRONOUNS,
-                                                 TIME_ADVERBS)
+from speech_proactive.data.corpora.grammar.words import (
+    ADJECTIVES,
+    CLOCKS,
+    COUNTS,
+    MANNERS,
+    PLACES,
+    POSSESSORS,
+    PRONOUNS,
+    TIME_ADVERBS,
+)
 
 T = TypeVar("T")
 
@@ -35,7 +44,7 @@ def maybe(rng: random.Random, p: float, options: Sequence[T]) -> T | None:
     return rng.choice(options) if options and rng.random() < p else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def nouns_of(kinds: frozenset[str]) -> tuple[Noun, ...]:
     return tuple(n for n in NOUNS if n.kinds & kinds)
 
@@ -47,27 +56,44 @@ def head_of(p: Participant) -> str:
     return p.text if isinstance(p, Name) else p.de
 
 
-@lru_cache(maxsize=None)
+@cache
 def adjectives_for(head: str) -> tuple[Adjective, ...]:
     kinds = next(n.kinds for n in NOUNS if n.de == head)
     return tuple(a for a in ADJECTIVES if a.kinds & kinds)
 
 
-def noun_phrase(rng: random.Random, kinds: frozenset[str], taken: set, dets=OBJECT_DETS,
-                definite: bool = False) -> NounPhrase:
+def noun_phrase(
+    rng: random.Random, kinds: frozenset[str], taken: set, dets=OBJECT_DETS, definite: bool = False
+) -> NounPhrase:
     """`definite`: only der/mein (a negated clause keeps indefinite objects for kein, datives for nicht)."""
     head = rng.choice([n for n in nouns_of(kinds) if n.de not in taken])
-    det = weighted(rng, [(d, w) for d, w in dets if (not definite or d in (Det.DEF, Det.POSS))
-                         and not (d is Det.POSS and "spouse" in head.kinds)])
+    det = weighted(
+        rng,
+        [
+            (d, w)
+            for d, w in dets
+            if (not definite or d in (Det.DEF, Det.POSS)) and not (d is Det.POSS and "spouse" in head.kinds)
+        ],
+    )
     plural = det in (Det.NUM, Det.BARE) or (det is not Det.INDEF and rng.random() < 0.25)
-    return NounPhrase(head, det, plural,
-                      adjective=maybe(rng, 0.25, adjectives_for(head.de)),
-                      possessor=rng.choice(POSSESSORS) if det is Det.POSS else None,
-                      count=rng.choice(COUNTS) if det is Det.NUM else None)
+    return NounPhrase(
+        head,
+        det,
+        plural,
+        adjective=maybe(rng, 0.25, adjectives_for(head.de)),
+        possessor=rng.choice(POSSESSORS) if det is Det.POSS else None,
+        count=rng.choice(COUNTS) if det is Det.NUM else None,
+    )
 
 
-def participant(rng: random.Random, kinds: frozenset[str], taken: set, subject: bool = False,
-                definite: bool = False, dets: Sequence[tuple[Det, int]] = ()) -> Participant:
+def participant(
+    rng: random.Random,
+    kinds: frozenset[str],
+    taken: set,
+    subject: bool = False,
+    definite: bool = False,
+    dets: Sequence[tuple[Det, int]] = (),
+) -> Participant:
     """A pronoun (subjects only), a name (for people) or a noun phrase whose head is not yet `taken`."""
     r = rng.random()
     if subject and "person" in kinds and r < 0.2:

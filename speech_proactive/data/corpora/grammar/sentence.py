@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from speech_proactive.data.corpora.grammar.aligned import Word, links
 
@@ -40,12 +40,14 @@ def punctuate(segments: Sequence[Sequence[Word]], end: str, comma: bool) -> tupl
     return tuple(texts)
 
 
-def assemble(shape: str, de: Sequence[Sequence[Word]], en: Sequence[Sequence[Word]], end: str = ".",
-             en_comma: bool = False) -> ParallelSentence:
+def assemble(
+    shape: str, de: Sequence[Sequence[Word]], en: Sequence[Sequence[Word]], end: str = ".", en_comma: bool = False
+) -> ParallelSentence:
     """German always separates clauses with a comma; English only after a clause that comes first."""
     de_words = [w for seg in de for w in seg]
     en_words = [w for seg in en for w in seg]
     en_text = punctuate(en, end, en_comma)
     de_align, en_align = links(de_words, en_words)
-    return ParallelSentence(f"{shape}-{digest(' '.join(en_text))}", shape, en_text, punctuate(de, end, comma=True),
-                            de_align, en_align)
+    return ParallelSentence(
+        f"{shape}-{digest(' '.join(en_text))}", shape, en_text, punctuate(de, end, comma=True), de_align, en_align
+    )

@@ -76,23 +76,28 @@ def dative(c: Clause) -> ParallelSentence:
 def yes_no_question(q: Question) -> ParallelSentence:
     """Liest der Mann ein Buch? / Does the man read a book?  (verb first)"""
     require(q.wh is None, "yes_no_question", "takes no question word")
-    return assemble("yes_no_question", [de.clause(q.clause, Order.YES_NO, MAIN)],
-                    [en.clause(q.clause, Order.YES_NO, MAIN)], end="?")
+    return assemble(
+        "yes_no_question", [de.clause(q.clause, Order.YES_NO, MAIN)], [en.clause(q.clause, Order.YES_NO, MAIN)], end="?"
+    )
 
 
 def wh_question(q: Question) -> ParallelSentence:
     """Was liest der Mann? / What does the man read?"""
     require(q.wh is not None, "wh_question", "needs a question word")
-    return assemble("wh_question", [de.clause(q.clause, Order.WH, MAIN, q.wh)],
-                    [en.clause(q.clause, Order.WH, MAIN, q.wh)], end="?")
+    return assemble(
+        "wh_question", [de.clause(q.clause, Order.WH, MAIN, q.wh)], [en.clause(q.clause, Order.WH, MAIN, q.wh)], end="?"
+    )
 
 
 def subordinate(shape: str, x: Complex) -> ParallelSentence:
     """Main clause, then the conjunction and a German clause with its finite verb last."""
     de_sub = [Word(x.conj.de, SUB.conj), *de.clause(x.sub, Order.VERB_LAST, SUB)]
     en_sub = [Word(x.conj.en, SUB.conj), *en.clause(x.sub, Order.VERB_LAST, SUB)]
-    return assemble(shape, [de.clause(x.main, Order.SUBJECT_FIRST, MAIN), de_sub],
-                    [en.clause(x.main, Order.SUBJECT_FIRST, MAIN), en_sub])
+    return assemble(
+        shape,
+        [de.clause(x.main, Order.SUBJECT_FIRST, MAIN), de_sub],
+        [en.clause(x.main, Order.SUBJECT_FIRST, MAIN), en_sub],
+    )
 
 
 def sub_weil(x: Complex) -> ParallelSentence:
@@ -130,5 +135,9 @@ def wenn_first(x: Complex) -> ParallelSentence:
     require(x.conj.de == "wenn", "wenn_first", "needs wenn")
     de_sub = [Word(x.conj.de, SUB.conj), *de.clause(x.sub, Order.VERB_LAST, SUB)]
     en_sub = [Word(x.conj.en, SUB.conj), *en.clause(x.sub, Order.VERB_LAST, SUB)]
-    return assemble("wenn_first", [de_sub, de.clause(x.main, Order.VERB_FIRST, MAIN)],
-                    [en_sub, en.clause(x.main, Order.VERB_FIRST, MAIN)], en_comma=True)
+    return assemble(
+        "wenn_first",
+        [de_sub, de.clause(x.main, Order.VERB_FIRST, MAIN)],
+        [en_sub, en.clause(x.main, Order.VERB_FIRST, MAIN)],
+        en_comma=True,
+    )

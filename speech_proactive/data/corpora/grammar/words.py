@@ -1,7 +1,17 @@
 """Lexicon: pronouns, adjectives, numerals, adverbs, places, conjunctions and question words."""
 
-from speech_proactive.data.corpora.grammar.entries import (Adjective, Clock, Conjunction, Manner, Numeral, Place, Pronoun,
-                                                   TimeAdverb, Wh, tags)
+from speech_proactive.data.corpora.grammar.entries import (
+    Adjective,
+    Clock,
+    Conjunction,
+    Manner,
+    Numeral,
+    Place,
+    Pronoun,
+    TimeAdverb,
+    Wh,
+    tags,
+)
 
 PRONOUNS = (
     Pronoun("ich", "I", "1sg", "mein", "my"),
@@ -28,10 +38,25 @@ ADJECTIVES = (
     Adjective("lustig", "funny", tags("person animal readable")),
 )
 
-NUMERALS = tuple(Numeral(i + 1, de, en) for i, (de, en) in enumerate((
-    ("ein", "one"), ("zwei", "two"), ("drei", "three"), ("vier", "four"), ("fünf", "five"), ("sechs", "six"),
-    ("sieben", "seven"), ("acht", "eight"), ("neun", "nine"), ("zehn", "ten"), ("elf", "eleven"),
-    ("zwölf", "twelve"))))
+NUMERALS = tuple(
+    Numeral(i + 1, de, en)
+    for i, (de, en) in enumerate(
+        (
+            ("ein", "one"),
+            ("zwei", "two"),
+            ("drei", "three"),
+            ("vier", "four"),
+            ("fünf", "five"),
+            ("sechs", "six"),
+            ("sieben", "seven"),
+            ("acht", "eight"),
+            ("neun", "nine"),
+            ("zehn", "ten"),
+            ("elf", "eleven"),
+            ("zwölf", "twelve"),
+        )
+    )
+)
 COUNTS = NUMERALS[1:]  # "ein" is the article; 1 only appears in clock times ("um ein Uhr")
 
 TIME_ADVERBS = (

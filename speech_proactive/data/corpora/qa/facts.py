@@ -38,27 +38,100 @@ def _shapes(key: str, *templates: str) -> tuple[Shape, ...]:
 
 
 RELATIONS = (
-    Relation("home", lx.CITIES, "Where does {p} live?", _shapes(
-        "home", "{p} lives in {a}.", "{p} lives in {a} | with {pos} family.", "The home of {p} is in {a}.",
-        "{p} has a flat in {a}."), held_out=3),
-    Relation("job", lx.JOBS, "What is {p}'s job?", _shapes(
-        "job", "{p} works as a {a}.", "{p} is a {a} | in a small town.", "As a {a}, {p} | earns good money.",
-        "{p} has been a {a} | for many years."), held_out=3),
-    Relation("time", lx.TIMES, "When does {p} arrive?", _shapes(
-        "time", "{p} arrives at {a}.", "At {a} {p} arrives | at the station.", "{p} will arrive at {a} | today.",
-        "The train of {p} arrives at {a}."), held_out=3),
-    Relation("count", lx.COUNTS, "How many {x} does {p} have?", _shapes(
-        "count", "{p} has {a} {x}.", "{p} keeps {a} {x} | in the garden.", "{a} {x} live with {p}.",
-        "{p} owns {a} {x}."), extras=lx.ANIMALS, held_out=3),
-    Relation("role", tuple(p.name for p in lx.PEOPLE), "Who is {p}'s {x}?", _shapes(
-        "role", "{p}'s {x} is {a}.", "{a} is the {x} of {p}.", "{a} is {p}'s {x} | and lives nearby.",
-        "The {x} of {p} is called {a}."), extras=lx.ROLES, held_out=3),
-    Relation("age", lx.AGES, "How old is {p}?", _shapes(
-        "age", "{p} is {a} years old.", "{p} turned {a} | last week.", "At {a}, {p} | still plays football.",
-        "{p} is now {a} years old."), held_out=3),
-    Relation("colour", lx.COLOURS, "What colour is {p}'s {x}?", _shapes(
-        "colour", "{p} has a {a} {x}.", "The {x} of {p} is {a}.", "{p}'s {x} is {a} | and very old.",
-        "{p} bought a {a} {x} | last year."), extras=lx.THINGS, held_out=3),
+    Relation(
+        "home",
+        lx.CITIES,
+        "Where does {p} live?",
+        _shapes(
+            "home",
+            "{p} lives in {a}.",
+            "{p} lives in {a} | with {pos} family.",
+            "The home of {p} is in {a}.",
+            "{p} has a flat in {a}.",
+        ),
+        held_out=3,
+    ),
+    Relation(
+        "job",
+        lx.JOBS,
+        "What is {p}'s job?",
+        _shapes(
+            "job",
+            "{p} works as a {a}.",
+            "{p} is a {a} | in a small town.",
+            "As a {a}, {p} | earns good money.",
+            "{p} has been a {a} | for many years.",
+        ),
+        held_out=3,
+    ),
+    Relation(
+        "time",
+        lx.TIMES,
+        "When does {p} arrive?",
+        _shapes(
+            "time",
+            "{p} arrives at {a}.",
+            "At {a} {p} arrives | at the station.",
+            "{p} will arrive at {a} | today.",
+            "The train of {p} arrives at {a}.",
+        ),
+        held_out=3,
+    ),
+    Relation(
+        "count",
+        lx.COUNTS,
+        "How many {x} does {p} have?",
+        _shapes(
+            "count",
+            "{p} has {a} {x}.",
+            "{p} keeps {a} {x} | in the garden.",
+            "{a} {x} live with {p}.",
+            "{p} owns {a} {x}.",
+        ),
+        extras=lx.ANIMALS,
+        held_out=3,
+    ),
+    Relation(
+        "role",
+        tuple(p.name for p in lx.PEOPLE),
+        "Who is {p}'s {x}?",
+        _shapes(
+            "role",
+            "{p}'s {x} is {a}.",
+            "{a} is the {x} of {p}.",
+            "{a} is {p}'s {x} | and lives nearby.",
+            "The {x} of {p} is called {a}.",
+        ),
+        extras=lx.ROLES,
+        held_out=3,
+    ),
+    Relation(
+        "age",
+        lx.AGES,
+        "How old is {p}?",
+        _shapes(
+            "age",
+            "{p} is {a} years old.",
+            "{p} turned {a} | last week.",
+            "At {a}, {p} | still plays football.",
+            "{p} is now {a} years old.",
+        ),
+        held_out=3,
+    ),
+    Relation(
+        "colour",
+        lx.COLOURS,
+        "What colour is {p}'s {x}?",
+        _shapes(
+            "colour",
+            "{p} has a {a} {x}.",
+            "The {x} of {p} is {a}.",
+            "{p}'s {x} is {a} | and very old.",
+            "{p} bought a {a} {x} | last year.",
+        ),
+        extras=lx.THINGS,
+        held_out=3,
+    ),
 )
 RELATION_BY_KEY = {r.key: r for r in RELATIONS}
 

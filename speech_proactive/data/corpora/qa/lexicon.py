@@ -19,15 +19,59 @@ class Person:
         return "her" if self.female else "his"
 
 
-PEOPLE = tuple(Person(n, f) for n, f in (
-    ("Anna", True), ("Maria", True), ("Lisa", True), ("Emma", True), ("Sophie", True), ("Clara", True),
-    ("Julia", True), ("Laura", True), ("Peter", False), ("Paul", False), ("Thomas", False), ("Max", False),
-    ("David", False), ("Simon", False), ("Daniel", False), ("Martin", False),
-))
-CITIES = ("Berlin", "Paris", "London", "Rome", "Vienna", "Madrid", "Prague", "Dublin", "Lisbon", "Oslo",
-          "Munich", "Hamburg", "Zurich", "Boston", "Chicago", "Toronto")
-JOBS = ("teacher", "doctor", "baker", "farmer", "pilot", "nurse", "driver", "singer", "cook", "painter",
-        "lawyer", "dentist")  # all take "a" (no vowel onset)
+PEOPLE = tuple(
+    Person(n, f)
+    for n, f in (
+        ("Anna", True),
+        ("Maria", True),
+        ("Lisa", True),
+        ("Emma", True),
+        ("Sophie", True),
+        ("Clara", True),
+        ("Julia", True),
+        ("Laura", True),
+        ("Peter", False),
+        ("Paul", False),
+        ("Thomas", False),
+        ("Max", False),
+        ("David", False),
+        ("Simon", False),
+        ("Daniel", False),
+        ("Martin", False),
+    )
+)
+CITIES = (
+    "Berlin",
+    "Paris",
+    "London",
+    "Rome",
+    "Vienna",
+    "Madrid",
+    "Prague",
+    "Dublin",
+    "Lisbon",
+    "Oslo",
+    "Munich",
+    "Hamburg",
+    "Zurich",
+    "Boston",
+    "Chicago",
+    "Toronto",
+)
+JOBS = (
+    "teacher",
+    "doctor",
+    "baker",
+    "farmer",
+    "pilot",
+    "nurse",
+    "driver",
+    "singer",
+    "cook",
+    "painter",
+    "lawyer",
+    "dentist",
+)  # all take "a" (no vowel onset)
 HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 TIMES = tuple(f"{h} o'clock" for h in HOURS)
 COUNTS = ("two", "three", "four", "five", "six", "seven", "eight", "nine")

@@ -98,8 +98,17 @@ def example(rng: random.Random, n_sentences: int) -> QAExample:
         words += st.words
     q = facts[asked].question()
     ex_id = digest(" ".join(words) + " " + q)
-    return QAExample(ex_id, tuple(words), q, facts[asked].value, answer_index, evidence, _position(asked, n_sentences),
-                     tuple(s.name for s in shapes), asked)
+    return QAExample(
+        ex_id,
+        tuple(words),
+        q,
+        facts[asked].value,
+        answer_index,
+        evidence,
+        _position(asked, n_sentences),
+        tuple(s.name for s in shapes),
+        asked,
+    )
 
 
 def generate(n: int, seed: int = 0, sentences: tuple[int, ...] = (3,)) -> list[QAExample]:
