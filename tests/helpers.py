@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    WhisperConfig,
+    WhisperForConditionalGeneration,
+)
 
 from speech_proactive import audio
 from speech_proactive.config import AdapterConfig, EncoderConfig, ModelConfig
@@ -214,3 +221,35 @@ def run_simuleval(corpus: Path, bundle: Path, policy: str, out: Path, *extra: st
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return out / "instances.log"
+
+
+# ---- tiny Whisper models in the published formats -----------------------------------------------------------
+
+WHISPER_N_CTX = 1500  # Hugging Face's Whisper encoder takes the full 30 s window only: 3,000 mel frames
+
+
+def hf_whisper(folder, randomize: bool = True, vocab_size: int = 100, max_target_positions: int = 64):
+    """A tiny random WhisperForConditionalGeneration saved by transformers; every tensor randomised so that no
+    two are equal (CTranslate2 would alias equal ones) and a misplaced bias or norm changes the output."""
+    cfg = WhisperConfig(
+        vocab_size=vocab_size, num_mel_bins=80, d_model=32, encoder_layers=2, encoder_attention_heads=4,
+        decoder_layers=1, decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=64,
+        max_source_positions=WHISPER_N_CTX, max_target_positions=max_target_positions, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(cfg).eval()
+    if randomize:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "embed_positions" not in name:  # Whisper's encoder positions are fixed sinusoids
+                    p.copy_(torch.randn_like(p) * 0.2 + (1.0 if "layer_norm.weight" in name else 0.0))
+    model.save_pretrained(folder)
+    return model
+
+
+def ct2_convert(hf_folder, out, quantization="float32"):
+    from ctranslate2.converters import TransformersConverter
+
+    TransformersConverter(str(hf_folder)).convert(str(out), quantization=quantization, force=True)
+    return out

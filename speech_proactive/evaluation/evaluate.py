@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from speech_proactive.evaluation.peers import parse_peer
 from speech_proactive.evaluation.results import read_decoded, report, score_row
 from speech_proactive.evaluation.sweep import run_sweep
 from speech_proactive.model.bundle import BundleError
@@ -55,6 +56,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         help="training manifests: also score copy-source and nearest-neighbour lookup",
     )
+    p.add_argument(
+        "--peers",
+        nargs="*",
+        default=[],
+        help="real systems on the same audio, same scorer: whisper:DIR (a CTranslate2 Whisper folder, offline) "
+        "or whisper:DIR:la2 (LocalAgreement-2 at the encoder's chunk); see evaluation/peers.py",
+    )
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
     p.add_argument("--shard", default="0/1", help="I/N: decode only the I-th of N equal utterance ranges")
     p.add_argument(
@@ -71,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error("--model and --manifest are required (or --merge)")
         try:
             args.specs = [parse_policy(x) for spec in args.policies for x in expand_grid(spec)]
+            args.peers = [parse_peer(x) for x in args.peers]
             i, n = (int(v) for v in args.shard.split("/"))
             if not 0 <= i < n:
                 raise ValueError(f"--shard {args.shard}: need 0 <= I < N")

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from speech_proactive.data.manifest import read_manifest
+from speech_proactive.evaluation.peers import peer_rows
 from speech_proactive.evaluation.results import Job, baseline_rows, report, run_job, score_row, write_decoded
 from speech_proactive.model.bundle import load_model
 from speech_proactive.model.trained_tasks import check_task, key_of
@@ -76,5 +77,9 @@ def run_sweep(args: argparse.Namespace) -> int:
         if train:
             rows += baseline_rows(train, type(test)(test.path, test.rows[: args.limit] if args.limit else test.rows))
         rows += [score_row(path.name, j.label, results[j]) for j in jobs if j.manifest == path]
+        for peer in args.peers:
+            decoded = peer_rows(peer, test, args.limit, model.cfg.encoder.chunk_ms)
+            if decoded:
+                rows.append(score_row(path.name, peer.label, decoded))
     report(rows, args.out)
     return 0

@@ -1,6 +1,6 @@
 """Assemble a model from parts (random or pretrained) and save it as a bundle.
 
-    python -m speech_proactive.model.build OUT_BUNDLE [--whisper FILE.pt] [--llm HF_DIR] [--text FILE ...]
+    python -m speech_proactive.model.build OUT_BUNDLE [--whisper FILE.pt|DIR] [--llm HF_DIR] [--text FILE ...]
 
 Without `--whisper` the encoder is random with the default shape; without `--llm` the LLM is a random
 Qwen2-style model and the tokenizer is a byte-level BPE trained on the `--text` files (one sentence per
@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 
 from speech_proactive.config import ModelConfig
-from speech_proactive.model.bundle import load_llm, load_strict, load_whisper_encoder, save_bundle
+from speech_proactive.model.bundle import load_llm, load_strict, save_bundle
 from speech_proactive.model.speech_llm import LLMSize, SpeechLLM, random_llm
 from speech_proactive.model.tokenizer import load_tokenizer, train_bpe
+from speech_proactive.model.whisper_weights import load_whisper_encoder
 
 DEFAULT_TEXT = Path(__file__).resolve().parents[2] / "audio_samples"
 
@@ -69,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("out", type=Path, help="bundle folder to write")
-    p.add_argument("--whisper", type=Path, help="openai-whisper checkpoint file for the encoder")
+    p.add_argument(
+        "--whisper",
+        type=Path,
+        help="Whisper weights for the encoder: an openai-whisper .pt file, a Hugging Face Whisper folder or a "
+        "CTranslate2 (faster-whisper) folder (model.bin, or model.bin split in parts)",
+    )
     p.add_argument("--llm", type=Path, help="Hugging Face causal LM folder (with its tokenizer)")
     p.add_argument("--text", type=Path, nargs="*", help="text files to train the BPE tokenizer on")
     p.add_argument("--vocab-size", type=int, default=2000)

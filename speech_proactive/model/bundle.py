@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from speech_proactive.config import EncoderConfig, ModelConfig
+from speech_proactive.config import ModelConfig
 from speech_proactive.model import lora
 from speech_proactive.model.speech_llm import SpeechLLM
 
@@ -244,30 +244,3 @@ def load_llm(path: str | Path) -> nn.Module:
         return AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
     except Exception as e:  # safetensors, torch and transformers each raise their own types for a bad file
         raise BundleError(f"{path}: cannot load the LLM ({type(e).__name__}: {e})") from e
-
-
-def load_whisper_encoder(file: str | Path, chunk_ms: int = 320) -> tuple[EncoderConfig, dict[str, torch.Tensor]]:
-    """Read an openai-whisper checkpoint (`{"dims", "model_state_dict"}`); return encoder config and weights."""
-    file = Path(file)
-    if not file.is_file():
-        raise BundleError(f"{file}: no such whisper checkpoint")
-    try:
-        ckpt = torch.load(str(file), map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a bad pickle/zip; all mean the same to the user
-        raise BundleError(f"{file}: not a readable torch checkpoint ({type(e).__name__}: {e})") from e
-    if not isinstance(ckpt, dict) or "dims" not in ckpt or "model_state_dict" not in ckpt:
-        raise BundleError(f"{file}: not a whisper checkpoint (expected keys 'dims' and 'model_state_dict')")
-    d = ckpt["dims"]
-    cfg = EncoderConfig(
-        n_mels=d["n_mels"],
-        n_audio_ctx=d["n_audio_ctx"],
-        n_audio_state=d["n_audio_state"],
-        n_audio_head=d["n_audio_head"],
-        n_audio_layer=d["n_audio_layer"],
-        chunk_ms=chunk_ms,
-    )
-    state = {k[len("encoder.") :]: v for k, v in ckpt["model_state_dict"].items() if k.startswith("encoder.")}
-    # Whisper normalises its log-mel itself ((x + 4) / 4 in the frontend): our extra input norm is identity
-    state.setdefault("mel_mean", torch.zeros(cfg.n_mels))
-    state.setdefault("mel_std", torch.ones(cfg.n_mels))
-    return cfg, state

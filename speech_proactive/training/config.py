@@ -55,6 +55,9 @@ class TrainConfig:
     # on other CPUs train.usable_precision falls back to fp32 with a warning.
     precision: str = "fp32"
     freeze: tuple[str, ...] = ()  # parts not trained: "encoder", "adapter", "llm" (e.g. a pretrained encoder)
+    # > 0: of the encoder, only its top N blocks and final norm train (convolutions, positions and lower blocks
+    # keep their pretrained weights): fine-tuning a pretrained Whisper to the block-causal mask for less
+    encoder_top_layers: int = 0
     lora: LoRAConfig = field(default_factory=LoRAConfig)  # lora.r > 0: the LLM trains only LoRA matrices
     tensorboard: bool = False  # also write the logged scalars as TensorBoard events to OUT/tensorboard
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # training audio only (augment.py)
@@ -109,6 +112,10 @@ def _check_choices(cfg: TrainConfig) -> None:
     if bad:
         raise ValueError(f"freeze: unknown part(s) {bad}; choose from encoder, adapter, llm")
     cfg.lora.validate()
+    if cfg.encoder_top_layers < 0:
+        raise ValueError(f"encoder_top_layers={cfg.encoder_top_layers}: 0 trains every layer, N > 0 the top N")
+    if cfg.encoder_top_layers and "encoder" in cfg.freeze:
+        raise ValueError("freeze: [encoder] and encoder_top_layers > 0 contradict each other")
     if cfg.lora.enabled and "llm" in cfg.freeze:
         raise ValueError("freeze: [llm] and lora.r > 0 contradict each other: LoRA trains inside the LLM")
     if cfg.precision not in ("fp32", "bf16"):

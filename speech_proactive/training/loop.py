@@ -101,6 +101,16 @@ def save_checkpoint(model, opt, cfg: TrainConfig, run: RunState, out: Path, task
     return path
 
 
+def train_top_layers(encoder: nn.Module, n: int) -> None:
+    """Only the top `n` blocks and the final norm of the encoder keep their gradients."""
+    if n > len(encoder.blocks):
+        raise ValueError(f"encoder_top_layers={n}, but the encoder has {len(encoder.blocks)} blocks")
+    encoder.requires_grad_(False)
+    for block in encoder.blocks[-n:]:
+        block.requires_grad_(True)
+    encoder.ln_post.requires_grad_(True)
+
+
 def resume(out: Path, cfg: TrainConfig) -> tuple[SpeechLLM, torch.optim.Optimizer, RunState]:
     for partial in (out / "checkpoints").glob("*.tmp-*"):  # a save cut short by a kill: never complete
         shutil.rmtree(partial, ignore_errors=True)
@@ -187,6 +197,8 @@ def prepare(cfg: TrainConfig, resume_run: bool, items: list, texts: list[str], d
         opt = None
     for part in cfg.freeze:
         getattr(model, FREEZABLE[part]).requires_grad_(False)
+    if cfg.encoder_top_layers:
+        train_top_layers(model.encoder, cfg.encoder_top_layers)
     lora.attach(model, cfg.lora)  # after freezing: it freezes the LLM's own weights itself
     model.to(dist.device)
     opt = opt or make_optimizer(model, cfg)

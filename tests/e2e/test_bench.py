@@ -81,6 +81,20 @@ def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and path[-1] not in MAY_BE_ZERO:
             assert math.isfinite(value) and value > 0, (path, value)
     assert all(r["streaming"][f"at_{m}s"]["n"] >= 10 for m in MARKS_S)
+    # the derived figures are what their parts give, so a comparison script may trust either
+    s = r["streaming"]
+    first, last = s[f"at_{MARKS_S[0]}s"], s[f"at_{MARKS_S[-1]}s"]
+    assert s["p95_ratio_120s_vs_5s"] == pytest.approx(last["p95_ms"] / first["p95_ms"])
+    assert s["p50_ratio_120s_vs_5s"] == pytest.approx(last["p50_ms"] / first["p50_ms"])
+    assert all(s[f"at_{m}s"]["p50_ms"] <= s[f"at_{m}s"]["p95_ms"] for m in MARKS_S)
+    mem = r["memory"]
+    assert mem["kv_state_mib_per_min"] == pytest.approx(mem["kv_state_mib"] * 60 / mem["stream_s"])
+    # targets stated for other sizes or devices do not apply to a tiny CPU run; the others read their values
+    applies = {name for name, t in r["targets"].items() if t["applies"]}
+    assert applies == {"reencode_30s_at_least_10x", "p95_120s_within_1.5x_of_5s", "all_three_at_most_1.3x_batch_only"}
+    assert r["targets"]["p95_120s_within_1.5x_of_5s"]["value"] == s["p95_ratio_120s_vs_5s"]
+    assert r["targets"]["p95_120s_within_1.5x_of_5s"]["met"] == (s["p95_ratio_120s_vs_5s"] <= 1.5)
+    assert r["targets"]["rtf_below_0.1"]["met"] is None and r["targets"]["rtf_below_0.1"]["value"] == s["rtf"]
     assert "per-chunk latency" in capsys.readouterr().out
 
 

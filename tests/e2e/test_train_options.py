@@ -107,3 +107,21 @@ def test_bf16_training_learns_and_resumes_where_the_cpu_has_bf16_kernels(manifes
     train(tiny_cfg(manifest, killed, precision="bf16"), resume_run=True)
     a, b = losses(tmp_path / "straight"), losses(killed)
     assert a[4] == pytest.approx(b[4], rel=1e-5) and a[4] < a[1]
+
+
+def test_encoder_top_layers_trains_only_the_top_of_the_encoder(manifest, tmp_path):
+    """Fine-tuning a pretrained encoder to the block-causal mask for less: the convolutions and lower blocks keep
+    their weights, the top block and the final norm move, and so does everything after the encoder."""
+    enc = {"n_audio_state": 32, "n_audio_head": 2, "n_audio_layer": 2}
+    model_cfg = {"encoder": enc, "adapter": {"hidden": 32}}
+    cfg = tiny_cfg(manifest, tmp_path / "run", encoder_top_layers=1, model=model_cfg, max_steps=2, save_every=2)
+    before = initial_model(cfg, manifest).encoder.state_dict()
+    train(cfg)
+    after = load_model(tmp_path / "run" / "bundle").encoder.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert not {k for k in moved if k.startswith(("conv", "blocks.0.", "positional"))}, moved
+    assert {"blocks.1.attn.query.weight", "blocks.1.mlp.0.weight", "ln_post.weight"} <= moved
+    with pytest.raises(ValueError, match="contradict"):
+        tiny_cfg(manifest, tmp_path, encoder_top_layers=1, freeze=["encoder"])
+    with pytest.raises(ValueError, match="has 2 blocks"):
+        train(tiny_cfg(manifest, tmp_path / "bad", encoder_top_layers=3, model=model_cfg))

@@ -5,8 +5,8 @@ import torch
 import whisper.model
 
 from speech_proactive.config import EncoderConfig
-from speech_proactive.model.bundle import load_whisper_encoder
 from speech_proactive.model.encoder import EncoderState, StreamingEncoder
+from speech_proactive.model.whisper_weights import load_whisper_encoder
 
 
 def _encoder(chunk_ms: int, seed: int = 0, left_context_chunks: int = 0) -> StreamingEncoder:

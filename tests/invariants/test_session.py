@@ -94,10 +94,21 @@ def test_emissions_report_time_and_text(model, speech):
 
 
 def test_prompt_selects_task(model, speech):
-    """One model, several tasks: the prompt changes what it writes."""
-    de = run(Session(model, Offline(), TaskSpec("st", "en", "de")), speech, []).state.tokens
-    asr = run(Session(model, Offline(), TaskSpec("asr", "en")), speech, []).state.tokens
-    assert de != asr
+    """One model, several tasks: each session writes the batch model's greedy tokens under its own task's prompt,
+    whose logits differ from those under any other task's prompt (same audio, same tokens, same schedule)."""
+    tasks = [TaskSpec("st", "en", "de"), TaskSpec("st", "de", "en"), TaskSpec("asr", "en")]
+    written = {}
+    for task in tasks:
+        s = run(Session(model, Offline(), task), speech, [])
+        assert s.state.lm.n_prefix == len(model.prompt_ids(task)) and len(s.state.tokens) > 3
+        written[task] = (s.state.tokens, s.state.token_n_source)
+    for task, (tokens, n_source) in written.items():
+        own = batch_logits(model, speech, task, tokens, n_source)[0]
+        assert own[: len(tokens)].argmax(-1).tolist() == tokens
+        for other in tasks:
+            if other != task:
+                assert not torch.allclose(own, batch_logits(model, speech, other, tokens, n_source)[0], atol=1e-3)
+    assert written[tasks[0]][0] != written[tasks[2]][0]  # translation and transcription write different tokens
 
 
 def test_reset_gives_a_fresh_stream(model, speech):

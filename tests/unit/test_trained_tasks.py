@@ -109,3 +109,30 @@ def test_simuleval_lists_record_each_source_language(tmp_path, speech_wav):
     write_lists(read_data_manifest(write_manifest(tmp_path / "m.jsonl", rows), check_audio=False), tmp_path / "lists")
     assert (tmp_path / "lists" / "src_lang.txt").read_text() == "de\nen\n"
     assert (tmp_path / "lists" / "tgt_lang.txt").read_text() == "en\nde\n"
+
+
+def test_live_refuses_an_unknown_pair(both_ways_bundle, speech_wav, capsys):
+    from speech_proactive.apps.live.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--model", str(both_ways_bundle), "--wav", str(speech_wav), "--src-lang", "en", "--tgt-lang", "en"])
+    assert e.value.code == 2 and "is none of them" in capsys.readouterr().err
+
+
+def test_simuleval_agent_refuses_an_unknown_pair_and_infers_the_source(both_ways_bundle):
+    from argparse import ArgumentParser
+
+    from speech_proactive.integrations.simuleval_agent import SpeechProactiveAgent
+
+    p = ArgumentParser()
+    SpeechProactiveAgent.add_args(p)
+    with pytest.raises(UnknownTask, match="is none of them"):
+        SpeechProactiveAgent(
+            p.parse_args(["--model", str(both_ways_bundle), "--src-lang", "en", "--target-lang", "en"])
+        )
+    agent = SpeechProactiveAgent(p.parse_args(["--model", str(both_ways_bundle)]))
+    agent.states.tgt_lang = "en"  # what a --tgt-lang list line gives an instance: German audio, then
+    assert agent._task() == TaskSpec("st", "de", "en")
+    agent.states.tgt_lang = "fr"
+    with pytest.raises(UnknownTask, match="target fr"):
+        agent._task()
