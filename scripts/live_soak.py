@@ -7,7 +7,7 @@ English test audio; espeak-ng speech of audio_samples/sentences.txt when it is n
 joined by 250 ms gaps (one segment, up to a forced cut at --max-segment-s) and separated by 0.8-2 s pauses
 (the segment ends). It is played through the live pipeline in this process at --speed 0 (as fast as the model
 goes), recording resident memory (VmRSS) and the model time of every block. Printed: a line per minute of
-audio, then minute --check-minute against the last minute, with the issue's targets: memory within 10% and
+audio, then minute --check-minute against the last minute, with the targets: memory within 10% and
 per-chunk compute within 20% of their minute-5 values.
 """
 

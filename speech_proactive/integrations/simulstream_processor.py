@@ -54,6 +54,7 @@ DEFAULTS = {
     "pause_ms": SegmenterConfig.pause_ms,
     "max_segment_s": SegmenterConfig.max_segment_ms / 1000,
     "vad_dbfs": VadConfig.threshold_dbfs,
+    "vad": VadConfig.detector,
     "threads": 0,
 }
 
@@ -97,7 +98,7 @@ class ProactiveProcessor(SpeechProcessor):
         self.segmenter_config = SegmenterConfig(
             pause_ms=float(s.pause_ms),
             max_segment_ms=float(s.max_segment_s) * 1000,
-            vad=VadConfig(threshold_dbfs=float(s.vad_dbfs)),
+            vad=VadConfig(threshold_dbfs=float(s.vad_dbfs), detector=str(s.vad)),
         )
         self.task = self.bundle.task(s.task, s.src_lang, s.tgt_lang)
         chunk_ms = self.model.cfg.encoder.chunk_ms

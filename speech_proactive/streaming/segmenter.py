@@ -31,7 +31,7 @@ from speech_proactive import audio
 from speech_proactive.config import EncoderConfig
 from speech_proactive.streaming.events import Event, SegmentEnded, SegmentStarted, TextUpdate
 from speech_proactive.streaming.session import Session
-from speech_proactive.streaming.vad import Activity, EnergyVad, VadConfig
+from speech_proactive.streaming.vad import Activity, VadConfig, make_vad
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class Segmenter:
         cfg.validate(session.model.cfg.encoder)
         self.session = session
         self.cfg = cfg
-        self.vad = EnergyVad(cfg.vad)
+        self.vad = make_vad(cfg.vad)
         self.segment = SegmentState()
         self.preroll: deque[Piece] = deque()
         self.n_segments = 0

@@ -18,6 +18,7 @@ from speech_proactive import audio
 FRAME_MS = 20  # energy frame: 320 samples at 16 kHz, shorter than any spoken syllable
 FRAME_SAMPLES = audio.ms_to_samples(FRAME_MS)  # 320
 SILENCE_DBFS = -100.0  # the level of digital silence (log of zero is -inf)
+DETECTORS = ("energy", "silero")
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,14 @@ class VadConfig:
     snr_db: float = 12.0  # and at least this much above the running noise level
     noise_adapt: float = 0.05  # weight of each quiet frame in the running noise level (~0.4 s memory)
     hangover_ms: float = 200.0  # frames this soon after a voiced one count as speech too
+    # "energy": this module's gate; "silero": Silero's neural speech detector behind the threshold_dbfs floor
+    # (streaming/silero.py), which also rejects loud sounds that are not speech
+    detector: str = "energy"
+    speech_prob: float = 0.5  # silero: a window is speech above this probability
 
     def validate(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector={self.detector!r}: choose from {DETECTORS}")
         if not 0.0 < self.noise_adapt <= 1.0:
             raise ValueError(f"noise_adapt={self.noise_adapt} must be in (0, 1]")
         if self.hangover_ms < 0:
@@ -83,3 +90,12 @@ class EnergyVad:
                 s.silence_ms += FRAME_MS
             speech = speech or s.silence_ms <= self.cfg.hangover_ms
         return Activity(speech, s.silence_ms)
+
+
+def make_vad(cfg: VadConfig) -> EnergyVad:
+    """The gate a config names (SileroVad has EnergyVad's interface)."""
+    if cfg.detector == "silero":
+        from speech_proactive.streaming.silero import SileroVad
+
+        return SileroVad(cfg)
+    return EnergyVad(cfg)

@@ -76,6 +76,13 @@ def parser() -> argparse.ArgumentParser:
         default=VadConfig.threshold_dbfs,
         help="speech is louder than this RMS level (default -45 dBFS; lower for a quiet microphone)",
     )
+    seg.add_argument(
+        "--vad",
+        choices=["energy", "silero"],
+        default="energy",
+        help="voice-activity gate: energy (level above the noise) or silero (Silero's neural speech detector, which "
+        "also rejects loud noise and hum; needs the silero-vad package)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", action="store_true", help="one JSON event per line instead of text")
     out.add_argument("--save-audio", type=Path, help="write the audio the model received to this WAV")
@@ -93,7 +100,7 @@ def config(args: argparse.Namespace) -> LiveConfig:
     segmenter = SegmenterConfig(
         pause_ms=pause_ms or SegmenterConfig.pause_ms,
         max_segment_ms=args.max_segment_s * 1000,
-        vad=VadConfig(threshold_dbfs=args.vad_dbfs),
+        vad=VadConfig(threshold_dbfs=args.vad_dbfs, detector=args.vad),
     )
     TaskSpec.check_prompt(args.task, args.prompt)
     task = resolve_task(args.task, args.src_lang, args.tgt_lang, args.prompt or "", bundle_tasks(args.model))
