@@ -3,7 +3,7 @@
     .venv/bin/python scripts/vad_compare.py [--manifest data/grammar/test.de-en.jsonl] [--limit 40]
 
 Each sound is fed as the segmenter feeds it (320 ms blocks) and the share of blocks a gate calls speech is
-printed: on speech (the utterances of --manifest, default the shipped samples, each with 1 s of quiet before and
+printed: on speech (the utterances of --manifest, default the shipped samples, each with 0.96 s of silence before and
 after, counted only inside the speech), and on 60 s each of digital silence, white noise at -50, -40 and -30 dBFS,
 brown noise (a fan) at -35 dBFS and a 50 Hz hum with harmonics at -30 dBFS. Also the gate's compute per block.
 """
@@ -61,7 +61,7 @@ def share(detector: str, x: np.ndarray, keep: np.ndarray | None = None) -> tuple
 
 def speech_stream(manifest: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:
     m = read_manifest(manifest)
-    pieces, keep, quiet = [], [], np.zeros(audio.SAMPLE_RATE, np.float32)
+    pieces, keep, quiet = [], [], np.zeros(3 * BLOCK, np.float32)  # 0.96 s, whole blocks
     for u in m.rows[:limit]:
         x = audio.load_audio(m.audio_path(u))
         pad = (-len(x)) % BLOCK  # utterances on block boundaries, so a block is all speech or all quiet

@@ -28,6 +28,13 @@ from speech_proactive.streaming.session import Session
 
 def translate_file(session: Session, file: Path, out=sys.stdout) -> str:
     samples = audio.load_audio(file)
+    window_ms = session.model.cfg.encoder.n_audio_ctx * audio.ENC_FRAME_MS
+    if audio.samples_to_ms(len(samples)) > window_ms:  # one session hears one utterance of at most the encoder's window
+        raise audio.AudioError(
+            f"{file}: {audio.samples_to_ms(len(samples)) / 1000:.1f} s is longer than the encoder's "
+            f"{window_ms / 1000:.0f} s window; for long recordings use `python -m speech_proactive.live --model "
+            f"BUNDLE --wav {file} --speed 0 --jsonl`, which cuts the stream at pauses"
+        )
     session.reset()
     step = audio.ms_to_samples(session.chunk_ms)
     t0 = time.perf_counter()

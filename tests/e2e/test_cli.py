@@ -128,3 +128,13 @@ def test_translate_bad_policy_or_task(bundle, speech_wav, args, message):
     r = translate("--model", bundle, *args, speech_wav)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and message in r.stderr, r.stderr
+
+
+def test_translate_refuses_audio_longer_than_the_encoder_window(bundle, tmp_path):
+    """A session hears one utterance of at most 30 s: a longer file gets a clear error naming the live demo's
+    --wav mode, which cuts long recordings at pauses, never a traceback from the positional table."""
+    long = tmp_path / "long.wav"
+    audio.write_wav(long, np.zeros(audio.ms_to_samples(31_000), np.float32))
+    r = translate("--model", bundle, long)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "31.0 s is longer than the encoder's 30 s window" in r.stderr and "--wav" in r.stderr

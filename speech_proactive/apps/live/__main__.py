@@ -79,9 +79,9 @@ def parser() -> argparse.ArgumentParser:
     seg.add_argument(
         "--vad",
         choices=["energy", "silero"],
-        default="energy",
-        help="voice-activity gate: energy (level above the noise) or silero (Silero's neural speech detector, which "
-        "also rejects loud noise and hum; needs the silero-vad package)",
+        default="silero",
+        help="voice-activity gate: silero (default: Silero's neural speech detector, which also rejects loud noise "
+        "and hum; the silero-vad package) or energy (level above the learnt noise)",
     )
     out = p.add_argument_group("output")
     out.add_argument("--jsonl", action="store_true", help="one JSON event per line instead of text")
