@@ -131,7 +131,7 @@ def describe(
 ) -> dict:
     """probe.json: enough to know what the probe means and how good it was, without the code."""
     return {
-        "format": "speech_proactive.training.probe",
+        "format": "speech_proactive.probe",  # the file format's name, not a module path: kept as written
         "version": 1,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "features": FEATURES,
