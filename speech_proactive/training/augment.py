@@ -1,7 +1,7 @@
 """Training-time audio augmentation: quiet audio before the speech onset.
 
 Why: espeak-ng's utterances start speaking in their first millisecond, so a model trained on them alone has
-only ever seen speech begin at the start of its first chunk. Measured on the session-5 recipe bundle (offline
+only ever seen speech begin at the start of its first chunk. Measured on the 2026-12-06 recipe bundle (offline
 policy, de->en test utterances): 40 ms of digital silence before "Maria sieht einen schwarzen Elefanten." turned
 "Maria sees a black elephants." into "At seven o'clock an elephants see a elephant.", 100 ms into "Does Maria
 sees a sister?". A live or long-form stream never starts exactly at the onset: the segmenter keeps a 320 ms
