@@ -156,14 +156,15 @@ def peer_rows(spec: PeerSpec, manifest: Manifest, limit: int | None, chunk_ms: i
     """The peer's decoded rows of a test set, or None (with a note) when Whisper cannot do its task."""
     peer = WhisperPeer(spec.folder)
     rows = manifest.rows[:limit] if limit else manifest.rows
-    out = []
-    for u in rows:
-        task = task_of(u)
-        prompt = peer.prompt(task)
+    tasks = [task_of(u) for u in rows]
+    prompts = [peer.prompt(t) for t in tasks]
+    for task, prompt in zip(tasks, prompts):  # before any decoding: a test set gets a whole row or none
         if prompt is None:
             print(f"note: {spec.label} cannot do {task.task} {task.src_lang}>{task.tgt_lang} ({manifest.path.name}):"
                   f" no peer row", file=sys.stderr)  # fmt: skip
             return None
+    out = []
+    for u, task, prompt in zip(rows, tasks, prompts):
         samples = audio.load_audio(manifest.audio_path(u))
         if spec.mode == "offline":
             o = decode_offline(peer, samples, prompt)

@@ -52,13 +52,9 @@ class SileroVad:
 
     def __call__(self, samples: np.ndarray) -> Activity:
         s = self.state
-        x = samples if s.partial is None else np.concatenate([s.partial, samples])
-        n = len(x) // WINDOW_SAMPLES
-        s.partial = x[n * WINDOW_SAMPLES :].copy()
         speech = False
-        windows = x[: n * WINDOW_SAMPLES].reshape(n, WINDOW_SAMPLES).astype(np.float32)
+        windows = s.windows(samples, WINDOW_SAMPLES).astype(np.float32)
         for window, level in zip(windows, frame_dbfs(windows)):
             voiced = level > self.cfg.threshold_dbfs and self.speech_prob(window) > self.cfg.speech_prob
-            s.silence_ms = 0.0 if voiced else s.silence_ms + WINDOW_MS
-            speech = speech or s.silence_ms <= self.cfg.hangover_ms
+            speech = s.advance(voiced, WINDOW_MS, self.cfg.hangover_ms) or speech
         return Activity(speech, s.silence_ms)

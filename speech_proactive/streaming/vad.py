@@ -58,6 +58,18 @@ class VadState:
         self.silence_ms = float("inf")
         self.partial = None
 
+    def windows(self, samples: np.ndarray, n: int) -> np.ndarray:
+        """The whole windows of `n` samples in what was left over plus `samples`, as rows; the rest is kept."""
+        x = samples if self.partial is None else np.concatenate([self.partial, samples])
+        k = len(x) // n
+        self.partial = x[k * n :].copy()
+        return x[: k * n].reshape(k, n)
+
+    def advance(self, voiced: bool, window_ms: float, hangover_ms: float) -> bool:
+        """One window's decision: whether it counts as speech, its own or within the hangover after one."""
+        self.silence_ms = 0.0 if voiced else self.silence_ms + window_ms
+        return self.silence_ms <= hangover_ms
+
 
 def frame_dbfs(frames: np.ndarray) -> np.ndarray:
     """RMS level per row of [n_frames, FRAME_SAMPLES], in dB re full scale (a full-scale sine is -3 dB)."""
@@ -77,18 +89,12 @@ class EnergyVad:
     def __call__(self, samples: np.ndarray) -> Activity:
         """16 kHz mono float32 of any length; frames are cut across block edges."""
         s = self.state
-        x = samples if s.partial is None else np.concatenate([s.partial, samples])
-        n_frames = len(x) // FRAME_SAMPLES
-        s.partial = x[n_frames * FRAME_SAMPLES :].copy()
         speech = False
-        for level in frame_dbfs(x[: n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)):
+        for level in frame_dbfs(s.windows(samples, FRAME_SAMPLES)):
             voiced = level > max(self.cfg.threshold_dbfs, s.noise_dbfs + self.cfg.snr_db)
-            if voiced:
-                s.silence_ms = 0.0
-            else:
+            if not voiced:
                 s.noise_dbfs += self.cfg.noise_adapt * (level - s.noise_dbfs)
-                s.silence_ms += FRAME_MS
-            speech = speech or s.silence_ms <= self.cfg.hangover_ms
+            speech = s.advance(voiced, FRAME_MS, self.cfg.hangover_ms) or speech
         return Activity(speech, s.silence_ms)
 
 

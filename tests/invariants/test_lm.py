@@ -2,28 +2,17 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from helpers import HF_D, hf_model
 
 from speech_proactive.model.llm import group_positions
 from speech_proactive.model.llm.group_positions import Entries
 from speech_proactive.model.llm.streaming_lm import LMState, StreamingLM
 
-D = 32
+D = HF_D  # the hidden size of the LLMs hf_model builds
 
 
 def _llm(family: str) -> StreamingLM:
-    torch.manual_seed(0)
-    common = dict(
-        vocab_size=97,
-        hidden_size=D,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-    )
-    model = Qwen2ForCausalLM(Qwen2Config(**common)) if family == "qwen2" else LlamaForCausalLM(LlamaConfig(**common))
-    return StreamingLM(model.eval(), target_position_offset=0)
+    return StreamingLM(hf_model(family), target_position_offset=0)
 
 
 def random_schedule(g: torch.Generator, n_source: int, n_target: int) -> torch.Tensor:
