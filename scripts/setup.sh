@@ -27,6 +27,8 @@ else
     echo "system packages: ok"
 fi
 
+bash scripts/install_voices.sh
+
 # ---- virtual env --------------------------------------------------------------------------
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "setup: python3 is $(python3 -V 2>&1); Python 3.11+ is required" >&2

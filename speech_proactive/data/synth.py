@@ -52,6 +52,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,24 @@ LANG_VOICES = {"en": "en-us", "de": "de"}  # our language code -> espeak-ng voic
 # espeak-ng variants (`espeak-ng --voices=variant`, files in espeak-ng-data/voices/!v): the numbered male and
 # female voices and the Klatt-synthesizer voices; the novelty voices (robots, whisper, croak ...) are left out.
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt2", "klatt3", "klatt4")
+# MBROLA diphone voices (concatenated diphones of human recordings), spoken through espeak-ng as `-v mb-de2`:
+# espeak-ng makes the phonemes and prosody, the `mbrola` program renders them. Debian's contrib/non-free
+# packages `mbrola` and `mbrola-de2` ... (`scripts/install_voices.sh`, run by `make setup`). They take a
+# Voice's `variant` slot: `Voice("de", "mb-de2", ...)`. Their output is 16 or 22.05 kHz, depending on the voice.
+MBROLA_VOICES = {
+    "de": ("mb-de1", "mb-de2", "mb-de3", "mb-de4", "mb-de5", "mb-de6", "mb-de7", "mb-de8"),
+    "en": ("mb-us1", "mb-us2", "mb-us3", "mb-en1"),
+}
+MBROLA_PREFIX = "mb-"
+# Through MBROLA, espeak-ng reports every phoneme event later than its sound, by a lag that depends on the voice
+# and not on the speed (measured 140 and 190 wpm alike). Measured: the 10th percentile, over 40 grammar-corpus
+# sentences at 160 wpm, of (end of the last word by the events) - (last sample above -40 dBFS); for espeak-ng's
+# own voices that is 0-1 ms. The onsets agree (sound starts ~30-55 ms before the first phoneme event). `speak`
+# moves MBROLA events earlier by it.
+MBROLA_EVENT_LAG_MS = {
+    "mb-de1": 55.5, "mb-de2": 48.0, "mb-de3": 38.7, "mb-de4": 47.4, "mb-de5": 38.4, "mb-de6": 33.9,
+    "mb-de7": 37.7, "mb-de8": 54.4, "mb-us1": 54.4, "mb-us2": 50.5, "mb-us3": 49.1, "mb-en1": 54.7,
+}  # fmt: skip
 SPEED_WPM_RANGE = (140, 190)  # pick_voice draws from these, both ends included
 PITCH_RANGE = (30, 70)
 ESPEAK_SPEED_WPM_RANGE = (80, 450)  # espeak-ng's own limits for -s (above 450 it time-compresses with sonic)
@@ -83,7 +102,7 @@ class SynthError(RuntimeError):
 
 @dataclass(frozen=True)
 class Voice:
-    """One speaking style: language, espeak-ng variant, speed (espeak -s) and pitch (espeak -p)."""
+    """One speaking style: language, espeak-ng variant or MBROLA voice, speed (espeak -s) and pitch (espeak -p)."""
 
     lang: str
     variant: str | None
@@ -95,6 +114,10 @@ class Voice:
             raise ValueError(f"unsupported language {self.lang!r}; supported: {sorted(LANG_VOICES)}")
         if self.variant is not None and (not self.variant or "+" in self.variant or "/" in self.variant):
             raise ValueError(f"bad espeak-ng variant name {self.variant!r} (expected e.g. 'm3', 'f2', 'klatt')")
+        if self.is_mbrola and self.variant not in MBROLA_VOICES[self.lang]:
+            raise ValueError(
+                f"MBROLA voice {self.variant!r} does not speak {self.lang!r}; its voices: {MBROLA_VOICES[self.lang]}"
+            )
         lo, hi = ESPEAK_SPEED_WPM_RANGE
         if not lo <= self.speed_wpm <= hi:
             raise ValueError(f"speed_wpm {self.speed_wpm} outside espeak-ng's range {lo}..{hi}")
@@ -102,13 +125,21 @@ class Voice:
             raise ValueError(f"pitch {self.pitch} outside espeak-ng's range 0..99")
 
     @property
+    def is_mbrola(self) -> bool:
+        return self.variant is not None and self.variant.startswith(MBROLA_PREFIX)
+
+    @property
     def speaker_id(self) -> str:
-        """The manifest's speaker field for speech in this voice, e.g. 'espeak-en-m3-s160-p50'."""
+        """The manifest's speaker field, e.g. 'espeak-en-m3-s160-p50' or 'mbrola-de-de2-s160-p50'."""
+        if self.is_mbrola:
+            return f"mbrola-{self.lang}-{self.variant.removeprefix(MBROLA_PREFIX)}-s{self.speed_wpm}-p{self.pitch}"
         return f"espeak-{self.lang}-{self.variant}-s{self.speed_wpm}-p{self.pitch}"
 
     @property
     def espeak_name(self) -> str:
-        """The name espeak-ng's -v takes, e.g. 'en-us+m3'."""
+        """The name espeak-ng's -v takes, e.g. 'en-us+m3' or 'mb-de2'."""
+        if self.is_mbrola:
+            return self.variant
         base = LANG_VOICES[self.lang]
         return base if self.variant is None else f"{base}+{self.variant}"
 
@@ -275,6 +306,10 @@ class _Engine:
         ]
         lib.espeak_Info.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
         lib.espeak_Info.restype = ctypes.c_char_p
+        # an MBROLA voice changes the output rate; older libraries without this call only have espeak's own
+        self._voice_rate = getattr(lib, "espeak_ng_GetSampleRate", None)
+        if self._voice_rate is not None:
+            self._voice_rate.restype = ctypes.c_int
         self.sample_rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
         )
@@ -282,9 +317,11 @@ class _Engine:
             raise SynthError(f"espeak_Initialize failed (returned {self.sample_rate}): espeak-ng-data missing?")
         data_dir = ctypes.c_char_p()
         lib.espeak_Info(ctypes.byref(data_dir))
-        variant_dir = Path(os.fsdecode(data_dir.value or b"")) / "voices" / "!v"
+        voices_dir = Path(os.fsdecode(data_dir.value or b"")) / "voices"
         # espeak-ng quietly ignores an unknown variant: check names against its files instead
+        variant_dir = voices_dir / "!v"
         self.variants = frozenset(p.name for p in variant_dir.iterdir()) if variant_dir.is_dir() else frozenset()
+        self.mbrola_voice_dir = voices_dir / "mb"
         self.lib = lib
         self._chunks: list[bytes] = []
         self._phonemes: list[Phoneme] = []
@@ -310,8 +347,15 @@ class _Engine:
         self._check(self.lib.espeak_SetVoiceByName(espeak_name.encode()), f"voice {espeak_name!r}")
 
     def check_variant(self, variant: str | None) -> None:
-        if variant is not None and variant not in self.variants:
+        if variant is not None and variant.startswith(MBROLA_PREFIX):
+            if reason := mbrola_missing(variant, self.mbrola_voice_dir):
+                raise SynthError(reason)
+        elif variant is not None and variant not in self.variants:
             raise SynthError(f"espeak-ng has no variant {variant!r} (see `espeak-ng --voices=variant`)")
+
+    def output_rate(self) -> int:
+        """The current voice's sample rate (MBROLA voices: 16 or 22.05 kHz; espeak-ng's own: 22.05 kHz)."""
+        return int(self._voice_rate()) if self._voice_rate is not None else self.sample_rate
 
     def speak(self, voice: Voice, text: str) -> Speech:
         self._chunks, self._phonemes = [], []
@@ -325,7 +369,42 @@ class _Engine:
             "synthesis",
         )
         samples = np.frombuffer(b"".join(self._chunks), dtype=np.int16).copy()
-        return Speech(samples, self.sample_rate, tuple(self._phonemes))
+        rate = self.output_rate()
+        phonemes = tuple(self._phonemes)
+        if voice.is_mbrola:
+            lag = round(MBROLA_EVENT_LAG_MS[voice.variant] * rate / 1000)
+            phonemes = tuple(
+                dataclasses.replace(p, start_sample=max(0, p.start_sample - lag)) for p in carry_positions(phonemes)
+            )
+        return Speech(samples, rate, phonemes)
+
+
+def carry_positions(phonemes: Sequence[Phoneme]) -> tuple[Phoneme, ...]:
+    """MBROLA voices' phonemes, each tagged with its word's text position. espeak-ng's own voices tag every
+    phoneme with its word; through MBROLA only a word's first phoneme does, and the rest carry 0 or a stale
+    earlier position (that of the last pause). Words are spoken in order, so a phoneme belongs to the latest
+    word started: the running maximum."""
+    out, position = [], 0
+    for ph in phonemes:
+        position = max(position, ph.text_position)
+        out.append(dataclasses.replace(ph, text_position=position))
+    return tuple(out)
+
+
+MBROLA_DATA_DIRS = (Path("/usr/share/mbrola"), Path("/usr/local/share/mbrola"))
+
+
+def mbrola_missing(variant: str, voice_dir: Path) -> str | None:
+    """None when espeak-ng can speak MBROLA voice `variant` (e.g. 'mb-de2'); otherwise what to install."""
+    name = variant.removeprefix(MBROLA_PREFIX)
+    if not (voice_dir / variant).is_file():
+        return f"espeak-ng has no MBROLA voice {variant!r} (no {voice_dir / variant})"
+    if not any((d / name / name).is_file() for d in MBROLA_DATA_DIRS):
+        return (
+            f"MBROLA voice {variant!r} is not installed (no /usr/share/mbrola/{name}/{name}): "
+            f"run `bash scripts/install_voices.sh` (Debian's mbrola and mbrola-{name}, contrib/non-free)"
+        )
+    return None
 
 
 _ENGINE: _Engine | None = None
@@ -439,10 +518,14 @@ class _Zygote:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
+        # its stderr (and the mbrola program's: "Warning: k-O2 unknown, replaced with _-_" for every missing
+        # diphone) goes to a file that an error message quotes, not over the progress bar
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-P", "-c", _ZYGOTE_BOOT, str(Path(__file__).resolve()), lang],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self.log,
         )
         kind, value = self._receive()
         if kind != "ready":
@@ -455,8 +538,12 @@ class _Zygote:
         except EOFError:
             raise SynthError(
                 f"the espeak-ng helper process ({self.lang}) exited with status {self.proc.wait()}; "
-                "its error, if any, is on stderr above"
+                f"the end of its stderr:\n{self.stderr_tail()}"
             ) from None
+
+    def stderr_tail(self, n_chars: int = 2000) -> str:
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")[-n_chars:]
 
     @property
     def alive(self) -> bool:
@@ -486,6 +573,7 @@ class _Zygote:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 _ZYGOTES: dict[str, _Zygote] = {}

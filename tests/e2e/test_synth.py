@@ -73,6 +73,44 @@ def test_phrase_spoken_as_one_word_is_split_between_its_words():
     assert ends[1] == spoken.speech.phonemes[per_word[1][3]].start_sample, "'does' ends where 'n' starts"
 
 
+@needs_espeak
+@pytest.mark.parametrize("voice", [Voice("de", "mb-de2", 160, 50), Voice("en", "mb-us2", 160, 50)])
+def test_mbrola_word_ends_where_its_sound_stops_before_a_pause(tmp_path, voice):
+    """Through MBROLA only a word's first phoneme event carries the word's position: the others must still count
+    for their word, or every word would end at its first phoneme."""
+    words = (
+        ("Maria", "kommt,", "der", "Vater", "schläft.")
+        if voice.lang == "de"
+        else ("hello", "world,", "the", "cat", "sat", "down.")
+    )
+    r = synthesize(job(tmp_path, words=words, voice=voice))
+    assert all(a < b for a, b in zip(r.word_end_ms, r.word_end_ms[1:])), r.word_end_ms
+    loud = loud_ms(audio.load_audio(r.out_path))
+    end = r.word_end_ms[1]  # the word before the comma's pause
+    before, after = loud[loud <= end + 5], loud[loud > end + 5]
+    assert end - before[-1] < 25, "sound right up to the word's end"
+    assert after[0] - end > 60, "then silence: the comma's pause"
+    assert abs(loud[-1] - r.word_end_ms[-1]) < 40, "the last word ends with the speech"
+
+
+def test_positions_carry_over_phonemes_that_mbrola_leaves_at_zero_or_stale():
+    ph = synth.Phoneme
+    # as mbrola reports them: 0 after a word's first phoneme, or the position of the last pause (13)
+    events = (ph(0, 0, "_"), ph(10, 1, "d"), ph(20, 0, "E"), ph(30, 13, "_:"), ph(40, 14, "D"), ph(50, 13, "@"))
+    assert [p.text_position for p in synth.carry_positions(events)] == [0, 1, 1, 13, 14, 14]
+
+
+def test_mbrola_voice_checks(tmp_path):
+    with pytest.raises(ValueError, match="does not speak 'en'"):
+        Voice("en", "mb-de2", 160, 50)
+    assert Voice("de", "mb-de2", 160, 50).speaker_id == "mbrola-de-de2-s160-p50"
+    assert Voice("de", "mb-de2", 160, 50).espeak_name == "mb-de2"
+    assert "no MBROLA voice 'mb-de2'" in synth.mbrola_missing("mb-de2", tmp_path)
+    (tmp_path / "mb-de2").write_text("name german-mbrola-2\n")
+    missing = synth.mbrola_missing("mb-de2", tmp_path)
+    assert missing is None or "install_voices.sh" in missing  # None where the voice's data is installed
+
+
 def test_word_end_samples_on_made_up_events():
     ph = synth.Phoneme
     words = ("ab", "cd", "-", "ef")  # positions 1, 4, 7, 9; "-" is silent
@@ -106,7 +144,16 @@ def test_same_job_twice_gives_identical_files(tmp_path):
 
 @needs_espeak
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="the espeak-ng command is not installed")
-@pytest.mark.parametrize("voice", [Voice("en", "m1", 183, 62), Voice("de", "f4", 141, 33)])
+@pytest.mark.parametrize(
+    "voice",
+    [
+        Voice("en", "m1", 183, 62),
+        Voice("de", "f4", 141, 33),
+        Voice("de", "mb-de6", 150, 45),
+        Voice("en", "mb-us1", 172, 55),
+    ],
+    ids=["espeak-en", "espeak-de", "mbrola-de6-22k", "mbrola-us1-16k"],
+)
 def test_audio_is_bit_identical_to_the_command_line(tmp_path, voice):
     words = ("my", "sister", "has", "not", "bought", "a", "new", "bicycle.")
     ours = synth.speak_words_fresh(voice, words).speech
