@@ -23,7 +23,7 @@ CORPUS=${CORPUS:-grammar}
 N_SENTENCES=${N_SENTENCES:-6000}
 case "$CORPUS" in
   grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
-           tests="test.en-de test.de-en"; trains="train.en-de train.de-en"
+           tests="test.en-de test.de-en test_voices.en-de test_voices.de-en"; trains="train.en-de train.de-en"
            policies="offline wait-k:1,2,3,4,5,6 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
   fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
            tests="test.st_cs-en"; trains="train.st_cs-en"
@@ -41,7 +41,10 @@ DATA=data/$CORPUS
 t_start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
-if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ ! -f "$DATA/.done" ]; then
+# .done holds the corpus format: a corpus built by an older version is brought up to date (the build is
+# resumable and redoes only what changed)
+CORPUS_FORMAT="voices-1"
+if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ "$(cat "$DATA/.done" 2>/dev/null)" != "$CORPUS_FORMAT" ]; then
   say "stage 1: building the $CORPUS corpus in $DATA"
   case "$CORPUS" in
     grammar) $PY -m speech_proactive.data.corpora.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
@@ -49,7 +52,7 @@ if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ ! -f "$DATA/.done" ]; then
     ding)    $PY -m speech_proactive.data.corpora.ding --out "$DATA"
              $PY -m speech_proactive.data.corpora.ding_corpus --pairs "$DATA/pairs.jsonl" --out "$DATA" ;;
   esac
-  touch "$DATA/.done"
+  echo "$CORPUS_FORMAT" > "$DATA/.done"
 fi
 
 if [ "$STAGE" -le 2 ] && [ "$LAST" -ge 2 ] && [ ! -f "$RUN/.done" ]; then

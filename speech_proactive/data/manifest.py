@@ -5,6 +5,8 @@ Required fields of each row:
     audio       path of a 16 kHz mono WAV/FLAC file, relative to the manifest's folder
     n_samples   length of that audio in samples
     src_lang, src_text, tgt_lang, tgt_text, speaker
+    (src_text and tgt_text may both be empty: audio with no speech, whose right output is nothing; one empty
+    text alone is an error)
 Optional fields (corpora that know them write them):
     src_word_end_ms  end time of each source word (src_text.split()) in the audio, non-decreasing
     tgt_align        for each target word (tgt_text.split()): indices of the source words it depends on
@@ -84,7 +86,9 @@ def row_problems(d: Any, base: Path, check_audio: bool) -> list[str]:
     missing = [k for k in REQUIRED if k not in d]
     if missing:
         return [f"missing field(s) {missing}"]
-    problems = [f"empty {k}" for k in ("id", "audio", "src_text", "tgt_text") if not str(d[k]).strip()]
+    no_speech = not str(d["src_text"]).strip() and not str(d["tgt_text"]).strip()
+    texts = () if no_speech else ("src_text", "tgt_text")
+    problems = [f"empty {k}" for k in ("id", "audio", *texts) if not str(d[k]).strip()]
     if not isinstance(d["n_samples"], int) or d["n_samples"] <= 0:
         problems.append(f"n_samples must be a positive integer, got {d['n_samples']!r}")
     n_src, n_tgt = len(str(d["src_text"]).split()), len(str(d["tgt_text"]).split())

@@ -13,7 +13,7 @@ from speech_proactive.data.manifest import Manifest, Utterance
 from speech_proactive.model.frontend import log_mel
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.model.trained_tasks import row_tasks
-from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
+from speech_proactive.training.augment import AugmentConfig, augment, example_rng
 from speech_proactive.training.batch import Batch, Example, collate, even_frames
 
 SORT_WINDOW_BATCHES = 50  # batches whose examples are sorted by length together: less padding, still shuffled
@@ -54,11 +54,11 @@ def epoch_order(all_items: list[Item], epoch: int, seed: int, batch_size: int) -
 
 
 def make_example(
-    model: SpeechLLM, item: Item, augment: AugmentConfig | None = None, rng: np.random.Generator | None = None
+    model: SpeechLLM, item: Item, augment_cfg: AugmentConfig | None = None, rng: np.random.Generator | None = None
 ) -> Example:
     samples = audio.load_audio(item.manifest.audio_path(item.utterance))
-    if augment is not None:
-        samples = lead_quiet(samples, augment, rng)
+    if augment_cfg is not None:
+        samples = augment(samples, augment_cfg, rng)
     mel = even_frames(log_mel(samples, model.cfg.frontend))
     return Example(
         mel,
