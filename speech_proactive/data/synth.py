@@ -150,17 +150,23 @@ def _key_ints(*parts: str) -> list[int]:
     return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, len(digest), 4)]
 
 
-def pick_voice(lang: str, key: str) -> Voice:
-    """The same key always gives the same voice; different keys spread over variants, speeds and pitches."""
-    variant_int, speed_int, pitch_int = _key_ints("voice", lang, key)[:3]
+def draw_voice(lang: str, key: str, names: Sequence[str], salt: str) -> Voice:
+    """One of `names` (espeak-ng variants or MBROLA voices) at a speed and pitch drawn from the ranges, all a
+    pure function of (salt, lang, key)."""
+    name_int, speed_int, pitch_int = _key_ints(salt, lang, key)[:3]
     speed_lo, speed_hi = SPEED_WPM_RANGE
     pitch_lo, pitch_hi = PITCH_RANGE
     return Voice(
         lang=lang,
-        variant=VARIANTS[variant_int % len(VARIANTS)],
+        variant=names[name_int % len(names)],
         speed_wpm=speed_lo + speed_int % (speed_hi - speed_lo + 1),
         pitch=pitch_lo + pitch_int % (pitch_hi - pitch_lo + 1),
     )
+
+
+def pick_voice(lang: str, key: str) -> Voice:
+    """The same key always gives the same voice; different keys spread over variants, speeds and pitches."""
+    return draw_voice(lang, key, VARIANTS, "voice")
 
 
 @dataclass(frozen=True)

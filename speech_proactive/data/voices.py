@@ -12,7 +12,7 @@ Every pick is a pure function of (language, key): the same utterance always gets
 
 from __future__ import annotations
 
-from speech_proactive.data.synth import PITCH_RANGE, SPEED_WPM_RANGE, Voice, _key_ints, pick_voice
+from speech_proactive.data.synth import Voice, _key_ints, draw_voice, pick_voice
 
 TRAIN_MBROLA = {"de": ("mb-de1", "mb-de2", "mb-de3", "mb-de4", "mb-de5"), "en": ("mb-us1", "mb-us2", "mb-en1")}
 HELD_OUT_MBROLA = {"de": ("mb-de6", "mb-de7"), "en": ("mb-us3",)}
@@ -20,24 +20,12 @@ RESERVED_MBROLA = {"de": ("mb-de8",), "en": ()}
 MBROLA_SHARE_PERCENT = 50  # of training utterances; the rest keep espeak-ng's variants
 
 
-def _mbrola_voice(lang: str, key: str, pool: tuple[str, ...]) -> Voice:
-    name_int, speed_int, pitch_int = _key_ints("mbrola", lang, key)[:3]
-    speed_lo, speed_hi = SPEED_WPM_RANGE
-    pitch_lo, pitch_hi = PITCH_RANGE
-    return Voice(
-        lang=lang,
-        variant=pool[name_int % len(pool)],
-        speed_wpm=speed_lo + speed_int % (speed_hi - speed_lo + 1),
-        pitch=pitch_lo + pitch_int % (pitch_hi - pitch_lo + 1),
-    )
-
-
 def pick_training_voice(lang: str, key: str) -> Voice:
     """An MBROLA training voice for MBROLA_SHARE_PERCENT of keys, else an espeak-ng variant (`pick_voice`)."""
     if _key_ints("share", lang, key)[0] % 100 < MBROLA_SHARE_PERCENT:
-        return _mbrola_voice(lang, key, TRAIN_MBROLA[lang])
+        return draw_voice(lang, key, TRAIN_MBROLA[lang], "mbrola")
     return pick_voice(lang, key)
 
 
 def pick_held_out_voice(lang: str, key: str) -> Voice:
-    return _mbrola_voice(lang, key, HELD_OUT_MBROLA[lang])
+    return draw_voice(lang, key, HELD_OUT_MBROLA[lang], "mbrola")

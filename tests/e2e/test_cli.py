@@ -55,7 +55,8 @@ def parse(stdout: str) -> dict[str, list[dict]]:
 def check_file_output(lines: list[dict], audio_ms: float, chunk_ms: int) -> None:
     *emissions, final = lines
     assert final.get("final") is True
-    assert set(final) == {"file", "final", "text", "audio_ms", "compute_ms"}
+    assert set(final) == {"file", "final", "text", "audio_ms", "compute_ms", "speech"}
+    assert final["speech"] is True, "the gate hears the espeak speech"
     assert abs(final["audio_ms"] - audio_ms) < 1 and final["compute_ms"] > 0
     sources = []
     for e in emissions:
@@ -82,6 +83,32 @@ def test_translate_wait_k_over_wav_and_flac(bundle, model, speech_wav, stereo_fl
     check_file_output(out[str(speech_wav)], wav_ms, chunk_ms)
     check_file_output(out[str(stereo_flac)], 1200, chunk_ms)
     assert len(out[str(speech_wav)]) > 1  # 2.2 s of speech with a random model: at least one emission
+
+
+def test_translate_writes_nothing_for_a_minute_of_silence_noise_or_hum(bundle, speech_wav, tmp_path):
+    """A random-weights model writes words for any audio it is run on; the gate must keep it from running."""
+    n = audio.ms_to_samples(60_000)
+    t = np.arange(n) / audio.SAMPLE_RATE
+    rng = np.random.default_rng(0)
+    quiet = {
+        "silence": np.zeros(n, np.float32),
+        "noise": (rng.standard_normal(n) * 10 ** (-30 / 20)).astype(np.float32),
+        "hum": (0.1 * np.sin(2 * np.pi * 50 * t) + 0.05 * np.sin(2 * np.pi * 150 * t)).astype(np.float32),
+    }
+    files = []
+    for name, x in quiet.items():
+        files.append(tmp_path / f"{name}.wav")
+        sf.write(files[-1], x, audio.SAMPLE_RATE, subtype="PCM_16")
+    r = translate("--model", bundle, *files, speech_wav)
+    assert r.returncode == 0, r.stderr
+    out = parse(r.stdout)
+    for f in files:
+        assert out[str(f)] == [
+            {"file": str(f), "final": True, "text": "", "audio_ms": 60000.0, "compute_ms": 0.0, "speech": False}
+        ], "only the final line, no words (and no 'longer than the window' error: the model never ran)"
+    assert out[str(speech_wav)][-1]["speech"] is True and len(out[str(speech_wav)]) > 1
+    ungated = translate("--model", bundle, "--vad", "off", files[0])
+    assert "longer than the encoder" in ungated.stderr, "without the gate the model would have to hear it"
 
 
 def test_translate_corrupt_file_among_good_ones(bundle, stereo_flac, tmp_path):
@@ -130,11 +157,12 @@ def test_translate_bad_policy_or_task(bundle, speech_wav, args, message):
     assert "Traceback" not in r.stderr and message in r.stderr, r.stderr
 
 
-def test_translate_refuses_audio_longer_than_the_encoder_window(bundle, tmp_path):
+def test_translate_refuses_audio_longer_than_the_encoder_window(bundle, speech, tmp_path):
     """A session hears one utterance of at most 30 s: a longer file gets a clear error naming the live demo's
     --wav mode, which cuts long recordings at pauses, never a traceback from the positional table."""
     long = tmp_path / "long.wav"
-    audio.write_wav(long, np.zeros(audio.ms_to_samples(31_000), np.float32))
+    n = audio.ms_to_samples(31_000)
+    audio.write_wav(long, np.tile(speech, n // len(speech) + 1)[:n])  # speech: the gate lets it through
     r = translate("--model", bundle, long)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "31.0 s is longer than the encoder's 30 s window" in r.stderr and "--wav" in r.stderr

@@ -11,7 +11,14 @@ from speech_proactive import audio
 from speech_proactive.data.manifest import read_manifest
 from speech_proactive.model.bundle import read_manifest as read_bundle
 from speech_proactive.training import dataset
-from speech_proactive.training.augment import AugmentConfig, example_rng, lead_quiet
+from speech_proactive.training.augment import (
+    AugmentConfig,
+    augment,
+    background_noise,
+    example_rng,
+    lead_quiet,
+    room_echo,
+)
 from speech_proactive.training.config import load_train_config
 from speech_proactive.training.loop import new_model, train
 
@@ -100,3 +107,54 @@ def test_a_trained_bundle_without_leading_quiet_is_flagged():
     assert quiet_warning({"trained": True, "train_config": {"augment": {"lead_quiet_p": 0.5}}}) is None
     assert quiet_warning({"trained": False}) is None  # random weights: nonsense anyway, said elsewhere
     assert quiet_warning({}) is None
+
+
+# --- trailing quiet, level, echo, background noise ---------------------------------------------------------------
+
+SPEECH = np.random.default_rng(2).uniform(-0.3, 0.3, 16000).astype(np.float32)
+
+
+def test_a_lead_quiet_only_config_draws_exactly_as_before():
+    """Older configs (leading quiet only) must train exactly as they did: `augment` adds no draws for them."""
+    for i in range(20):
+        np.testing.assert_array_equal(
+            augment(SPEECH, ALWAYS, example_rng(1, 2, i)), lead_quiet(SPEECH, ALWAYS, example_rng(1, 2, i))
+        )
+
+
+def test_trailing_quiet_goes_after_the_untouched_speech():
+    cfg = AugmentConfig(trail_quiet_p=1.0, lead_quiet_max_ms=500.0)
+    lengths = set()
+    for i in range(20):
+        out = augment(SPEECH, cfg, example_rng(0, 0, i))
+        np.testing.assert_array_equal(out[: SPEECH.size], SPEECH)
+        assert SPEECH.size <= out.size <= SPEECH.size + audio.ms_to_samples(500)
+        lengths.add(out.size)
+    assert len(lengths) > 10
+
+
+def test_level_echo_and_noise_keep_the_length_and_do_what_they_say():
+    rng = np.random.default_rng(0)
+    wet = room_echo(SPEECH, 400.0, rng)
+    assert wet.size == SPEECH.size and np.isclose(np.abs(wet).max(), np.abs(SPEECH).max(), rtol=1e-5)
+    click = np.zeros(16000, np.float32)
+    click[100] = 0.5
+    tail = room_echo(click, 300.0, np.random.default_rng(1))
+    assert np.argmax(np.abs(tail)) == 100, "the direct sound stays the loudest"
+    energy = lambda x: float(np.sum(x.astype(np.float64) ** 2))  # noqa: E731
+    assert energy(tail[100 + 800 : 100 + 1600]) > 100 * energy(tail[100 + 4000 : 100 + 4800]), "the echo decays"
+    for snr_db in (10.0, 30.0):
+        noisy = background_noise(SPEECH, snr_db, np.random.default_rng(3))
+        measured = 10 * np.log10(energy(SPEECH) / energy(noisy - SPEECH))
+        assert noisy.size == SPEECH.size and abs(measured - snr_db) < 0.01
+    gains = set()
+    for i in range(30):
+        out = augment(SPEECH, AugmentConfig(gain_db_max=6.0), example_rng(0, 0, i))
+        ratio_db = 20 * np.log10(np.abs(out).max() / np.abs(SPEECH).max())
+        assert -6.01 <= ratio_db <= 6.01
+        gains.add(round(ratio_db, 2))
+    assert len(gains) > 20
+    with pytest.raises(ValueError, match="augment"):
+        AugmentConfig(snr_db_min=40, snr_db_max=10)
+    with pytest.raises(ValueError, match="reverb_p"):
+        AugmentConfig(reverb_p=2.0)

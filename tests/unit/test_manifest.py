@@ -91,3 +91,15 @@ def test_round_trip_and_optional_fields(folder):
 def test_missing_manifest(tmp_path):
     with pytest.raises(ManifestError, match="no such manifest"):
         read_manifest(tmp_path / "absent.jsonl")
+
+
+def test_a_row_without_speech_has_both_texts_empty(folder):
+    """Silence or noise whose right output is nothing: both texts empty is a row; one empty text is an error."""
+    quiet = good(id="q", src_text="", tgt_text="", src_word_end_ms=[], tgt_align=[], tgt_ideal_ms=[])
+    path = folder / "quiet.jsonl"
+    path.write_text(json.dumps(quiet) + "\n")
+    (row,) = read_manifest(path).rows
+    assert (row.src_text, row.tgt_text, row.src_word_end_ms) == ("", "", ())
+    path.write_text(json.dumps(good(id="q", tgt_text=" ")) + "\n")
+    with pytest.raises(ManifestError, match="empty tgt_text"):
+        read_manifest(path)
