@@ -9,7 +9,7 @@ cd "$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")"
 VENV=.venv
 STAMP="$VENV/.setup-done"
 TORCH_PIN="torch==2.13.0"   # exact pin: resolves to the local CPU wheel; never let pip choose torch
-APT_PKGS=(espeak-ng sox libportaudio2)
+APT_PKGS=(espeak-ng sox libportaudio2 chromium chromium-driver)  # chromium: the served page's browser test
 
 # ---- system packages ----------------------------------------------------------------------
 missing=()

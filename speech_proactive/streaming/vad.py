@@ -18,7 +18,7 @@ from speech_proactive import audio
 FRAME_MS = 20  # energy frame: 320 samples at 16 kHz, shorter than any spoken syllable
 FRAME_SAMPLES = audio.ms_to_samples(FRAME_MS)  # 320
 SILENCE_DBFS = -100.0  # the level of digital silence (log of zero is -inf)
-DETECTORS = ("energy", "silero")
+DETECTORS = ("energy", "silero", "open")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class VadConfig:
     noise_adapt: float = 0.05  # weight of each quiet frame in the running noise level (~0.4 s memory)
     hangover_ms: float = 200.0  # frames this soon after a voiced one count as speech too
     # "energy": this module's gate; "silero": Silero's neural speech detector behind the threshold_dbfs floor
-    # (streaming/silero.py), which also rejects loud sounds that are not speech
+    # (streaming/silero.py), which also rejects loud sounds that are not speech; "open": no gate, every block is
+    # speech (a client that wants every sample decoded, as `translate --vad off` does)
     detector: str = "energy"
     speech_prob: float = 0.5  # silero: a window is speech above this probability
 
@@ -98,8 +99,24 @@ class EnergyVad:
         return Activity(speech, s.silence_ms)
 
 
+class OpenGate:
+    """No gate: every block is speech, and never a pause."""
+
+    def __init__(self, cfg: VadConfig = VadConfig(detector="open")):
+        self.cfg = cfg
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, samples: np.ndarray) -> Activity:
+        return Activity(True, 0.0)
+
+
 def make_vad(cfg: VadConfig) -> EnergyVad:
-    """The gate a config names (SileroVad has EnergyVad's interface)."""
+    """The gate a config names (SileroVad and OpenGate have EnergyVad's interface)."""
+    cfg.validate()
+    if cfg.detector == "open":
+        return OpenGate(cfg)
     if cfg.detector == "silero":
         from speech_proactive.streaming.silero import SileroVad
 
