@@ -1,1 +1,1 @@
-"""Programs for people: translate files (translate) and the live demo (live/)."""
+"""Programs for people: translate files (translate), the live demo (live/) and the WebSocket server (serve/)."""

@@ -281,3 +281,19 @@ def test_sigint_flushes_every_stream_final_words(bundle, speech, tmp_path):
     finally:
         stack.close()
         proc.kill()
+
+
+def test_audio_sent_far_ahead_of_the_model_is_refused_with_the_reason(bundle, speech):
+    s = ServerThread(bundle, max_backlog_ms=2000)
+    try:
+        with connect(s.url()) as ws:
+            ws.send(json.dumps({"type": "start", **PAIR, "vad": "off"}))
+            ws.send(pcm(np.tile(speech, 10)[: audio.ms_to_samples(20_000)]))  # 20 s at once, 2 s allowed
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(30)
+        assert closed.value.rcvd.code == 1013
+        assert "server overloaded: more than 2 s of audio waiting" in closed.value.rcvd.reason
+        assert stream_file(s.url(), speech[:16000], vad="off")[-1]["event"] == "final", "1 s ahead is fine"
+    finally:
+        s.stop()

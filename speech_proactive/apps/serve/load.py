@@ -41,6 +41,9 @@ class ClientResult:
     n_errors: int
     mean_lag_ms: float  # audio sent minus audio the server reported stepped, when each status arrived
     max_lag_ms: float
+    mean_compute_ms: float  # model time per 320 ms block (status events), voice gate not included
+    compute_ms_minute_5: float  # mean over the blocks of audio minute 5 (4-5 min; 0 for shorter streams)
+    compute_ms_last_minute: float
 
 
 def client_audio(files: list[np.ndarray], k: int, seconds: float) -> np.ndarray:
@@ -60,8 +63,10 @@ async def stream(url: str, x: np.ndarray, start: dict, k: int, real_time: bool) 
 
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
     frame = audio.ms_to_samples(FRAME_MS)
-    text, n_errors, lags, sent = "", 0, [], [0]
-    async with connect(url, max_size=None) as ws:
+    text, n_errors, lags, sent, computes = "", 0, [], [0], []
+    # no keepalive pings: a client sending faster than real time (the "alone" runs) backs up behind the model,
+    # and a ping queued behind its own audio would time out although the server is working through it
+    async with connect(url, max_size=None, ping_interval=None) as ws:
         await ws.send(json.dumps({"type": "start", **start}))
 
         async def send_all():
@@ -81,13 +86,22 @@ async def stream(url: str, x: np.ndarray, start: dict, k: int, real_time: bool) 
                     n_errors += 1
                 elif e["event"] == "status":
                     lags.append(audio.samples_to_ms(sent[0]) - e["source_ms"])
+                    computes.append((e["source_ms"], e["compute_ms"]))
                 elif e["event"] == "final":
                     text = e["text"]
         except ConnectionClosed:
             n_errors += 1
         await sender
-    return ClientResult(k, audio.samples_to_ms(len(x)), text, n_errors, float(np.mean(lags or [0])),
-                        float(np.max(lags or [0])))  # fmt: skip
+    duration_ms = audio.samples_to_ms(len(x))
+    return ClientResult(k, duration_ms, text, n_errors, float(np.mean(lags or [0])), float(np.max(lags or [0])),
+                        mean_between(computes, 0, duration_ms), mean_between(computes, 240_000, 300_000),
+                        mean_between(computes, duration_ms - 60_000, duration_ms))  # fmt: skip
+
+
+def mean_between(points: list[tuple[float, float]], lo_ms: float, hi_ms: float) -> float:
+    """Mean of the values whose time lies in (lo_ms, hi_ms]; 0 when none does."""
+    values = [v for t, v in points if lo_ms < t <= hi_ms]
+    return float(np.mean(values)) if values else 0.0
 
 
 def rss_mib(pid: int) -> float:
@@ -128,7 +142,8 @@ async def run(args: argparse.Namespace) -> dict:
         watcher = asyncio.create_task(watch_memory(proc.pid, memory, stop))
         streams = [client_audio(files, k, args.seconds) for k in range(args.clients)]
         t0 = time.perf_counter()
-        together = await asyncio.gather(*(stream(url, x, start, k, True) for k, x in enumerate(streams)))
+        paced = not args.fast
+        together = await asyncio.gather(*(stream(url, x, start, k, paced) for k, x in enumerate(streams)))
         wall_s = time.perf_counter() - t0
         stop.set()
         await watcher
@@ -152,6 +167,10 @@ def summary(together, alone, memory, wall_s, n_files) -> dict:
         "transcripts_differing_from_alone": mismatched,
         "words_per_client": [len(r.text.split()) for r in together],
         "mean_lag_ms": round(float(np.mean([r.mean_lag_ms for r in together])), 1),
+        "mean_compute_ms_per_block": round(float(np.mean([r.mean_compute_ms for r in together])), 2),
+        "compute_ms_minute_5": round(float(np.mean([r.compute_ms_minute_5 for r in together])), 2),
+        "compute_ms_last_minute": round(float(np.mean([r.compute_ms_last_minute for r in together])), 2),
+        "real_time_streams": round(sum(r.audio_ms for r in together) / 1000 / wall_s, 2),
         "max_lag_ms": round(max(r.max_lag_ms for r in together), 1),
         "rss_mib_at_1min": round(after_1min[0], 1),
         "rss_mib_at_end": round(memory[-1][1], 1),
@@ -170,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--policy", default="wait-k:3")
     p.add_argument("--src-lang")
     p.add_argument("--tgt-lang")
+    p.add_argument("--fast", action="store_true", help="clients send as fast as the server takes it (capacity)")
     p.add_argument("--json", type=Path, help="write the summary here too")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))

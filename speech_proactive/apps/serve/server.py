@@ -4,6 +4,8 @@
 - Messages above `max_message_bytes` close the connection (1009, websockets' own check).
 - A client that reads too slowly: its events queue up to `max_queued_events`, then it is closed (1008) with the
   reason; the model thread and the other streams never wait for it.
+- A client whose audio waits more than `max_backlog_ms` for the model (the server is overloaded, or the client
+  sends far faster than real time) is closed (1013) with the reason.
 - With a token, a request without `?token=SECRET` is refused with HTTP 401 before any upgrade.
 - A client that disconnects mid-utterance: its stream is dropped at once; nothing waits for it.
 - Shutdown (`shutdown()`, SIGINT, SIGTERM): every stream's final words are flushed and sent, then 1001.
@@ -24,6 +26,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from speech_proactive import audio
 from speech_proactive.apps.serve.protocol import ProtocolError, event, parse_json, parse_start, pcm_samples
 from speech_proactive.apps.serve.scheduler import ModelHost
 from speech_proactive.apps.serve.stream import Stream
@@ -41,30 +44,73 @@ class ServeConfig:
     token: str | None = None
     max_message_bytes: int = 1 << 20  # 1 MiB: 32 s of 16 kHz PCM in one frame
     max_queued_events: int = 2000  # ~10 min of 320 ms status events: only a reader that has stopped hits it
+    # audio received but not yet stepped (9.6 MB of PCM at 5 min): a file may be sent ahead of the model up to this;
+    # beyond it the client is closed, rather than memory growing without bound when the server is overloaded
+    max_backlog_ms: float = 300_000.0
+
+
+SHUTDOWN = object()  # put in a connection's inbox: flush its stream and close with 1001
 
 
 class Connection:
-    """One client: its stream (after a valid start) and the queue of events waiting to be sent to it."""
+    """One client: what it sent and is not yet handled (the inbox), its stream (after a valid start), and the
+    events waiting to be sent to it (the outbox).
+
+    The client's messages are read as they arrive, whatever the model's pace, so that websockets sees every
+    control frame (a pong queued behind unread audio would time the client out) and the backlog can be bounded
+    with a clear reason; a worker task hands them to the model thread one by one.
+    """
 
     def __init__(self, ws: ServerConnection, host: ModelHost, cfg: ServeConfig):
         self.ws, self.host, self.cfg = ws, host, cfg
         self.stream: Stream | None = None
+        self.inbox: asyncio.Queue = asyncio.Queue()
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.backlog_samples = 0
         self.closing = False
+        self.stopping = False  # a stop (or shutdown) is in the inbox: let the worker finish it
         self.sender: asyncio.Task | None = None
+        self.worker: asyncio.Task | None = None
 
     async def run(self) -> None:
-        self.sender = sender = asyncio.create_task(self._send_all())
+        self.sender = asyncio.create_task(self._send_all())
+        self.worker = asyncio.create_task(self._work())
         try:
             async for message in self.ws:
-                if not await self._handle(message):
+                if not self._receive(message):
                     break
         except ConnectionClosed:
             pass
         finally:
-            self.stream = None  # a client gone mid-utterance: its state is freed, nothing is flushed for it
+            if self.stopping:
+                await asyncio.wait([self.worker], timeout=60)
+            self.worker.cancel()  # a client gone mid-utterance: its state is freed, nothing is flushed for it
+            self.stream = None
             self.outbox.put_nowait(None)
-            await asyncio.wait([sender], timeout=5)
+            await asyncio.wait([self.sender], timeout=5)
+
+    def _receive(self, message: str | bytes) -> bool:
+        """Queue one message for the worker; False when the connection is being closed for overload."""
+        if isinstance(message, bytes):
+            self.backlog_samples += len(message) // 2
+            if audio.samples_to_ms(self.backlog_samples) > self.cfg.max_backlog_ms:
+                reason = f"server overloaded: more than {self.cfg.max_backlog_ms / 1000:g} s of audio waiting"
+                asyncio.get_running_loop().create_task(self.ws.close(CLOSE_FULL, reason))
+                return False
+        elif '"stop"' in message:
+            self.stopping = True
+        self.inbox.put_nowait(message)
+        return True
+
+    async def _work(self) -> None:
+        while (message := await self.inbox.get()) is not SHUTDOWN:
+            handled = await self._handle(message)
+            if isinstance(message, bytes):
+                self.backlog_samples -= len(message) // 2
+            if not handled:
+                return
+        await self.finish("shutdown")
+        await self.close_after_sending(CLOSE_GOING_AWAY, "server shutting down")
 
     def emit(self, message: str) -> None:
         if self.closing:
@@ -192,7 +238,11 @@ class Server:
     async def shutdown(self) -> None:
         """Stop accepting, flush every stream's final words to its client, close them all."""
         self._server.close(close_connections=False)
-        for connection in list(self.connections):
-            await connection.finish("shutdown")
-            await connection.close_after_sending(CLOSE_GOING_AWAY, "server shutting down")
+        connections = list(self.connections)
+        for connection in connections:  # after the audio already received
+            connection.stopping = True
+            connection.inbox.put_nowait(SHUTDOWN)
+        workers = [c.worker for c in connections if c.worker is not None]
+        if workers:
+            await asyncio.wait(workers, timeout=60)
         await self._server.wait_closed()
