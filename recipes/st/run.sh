@@ -6,7 +6,8 @@
 #   stage 4  evaluate on the test splits    runs/st-default/eval/results.md
 #   stage 5  long-form evaluation (LAST=5)  runs/st-default/longform/<test>/results.md: the test utterances as
 #            talks under simulstream (unsegmented; python -m speech_proactive.evaluation.longform), ~2 min for the grammar corpus
-# Variables: CORPUS=grammar (default) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
+# Variables: CORPUS=grammar (default) | grammar-voices (the same, half the training speech in MBROLA voices, plus
+#            examples without speech) | fillets (real Czech speech -> English) | ding (real text, espeak-ng),
 #            N_SENTENCES=6000 (grammar), CONFIG=recipes/st/<corpus>.yaml, RUN=runs/st-<corpus>, STAGE=1,
 #            OVERRIDES="max_steps=100 ..." (training options, see python -m speech_proactive.train --help),
 #            POLICIES="offline wait-k:1,2" (evaluation grid), EVAL_LIMIT=100 (utterances per test set), JOBS=2,
@@ -27,13 +28,16 @@ case "$CORPUS" in
   grammar) default_config=recipes/st/default.yaml; default_run=runs/st-default
            tests="test.en-de test.de-en test_voices.en-de test_voices.de-en"; trains="train.en-de train.de-en"
            policies="offline wait-k:1,2,3,4,5,6 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
+  grammar-voices) default_config=recipes/st/voices.yaml; default_run=runs/st-voices
+           tests="test.en-de test.de-en test_voices.en-de test_voices.de-en"; trains="train.en-de train.de-en"
+           policies="offline wait-k:1,2,3,4,5,6 entropy:q0.5,q0.9 attention:q0.9 probe:q0.5,q0.9 local-agreement oracle" ;;
   fillets) default_config=recipes/st/fillets.yaml; default_run=runs/st-fillets
            tests="test.st_cs-en"; trains="train.st_cs-en"
            policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
   ding)    default_config=recipes/st/ding.yaml; default_run=runs/st-ding
            tests="test.de-en test.en-de"; trains="train.de-en train.en-de"
            policies="offline wait-k:1,2,3 entropy:q0.5,q0.9 local-agreement" ;;
-  *) echo "recipe-st: unknown CORPUS=$CORPUS (grammar, fillets or ding)" >&2; exit 2 ;;
+  *) echo "recipe-st: unknown CORPUS=$CORPUS (grammar, grammar-voices, fillets or ding)" >&2; exit 2 ;;
 esac
 CONFIG=${CONFIG:-$default_config}
 RUN=${RUN:-$default_run}
@@ -45,11 +49,13 @@ say() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 
 # .done holds the corpus format: a corpus built by an older version is brought up to date (the build is
 # resumable and redoes only what changed)
-CORPUS_FORMAT="voices-1"
+CORPUS_FORMAT="voices-2"
 if [ "$STAGE" -le 1 ] && [ "$LAST" -ge 1 ] && [ "$(cat "$DATA/.done" 2>/dev/null)" != "$CORPUS_FORMAT" ]; then
   say "stage 1: building the $CORPUS corpus in $DATA"
   case "$CORPUS" in
     grammar) $PY -m speech_proactive.data.corpora.grammar_corpus --out "$DATA" --n "$N_SENTENCES" ;;
+    grammar-voices) $PY -m speech_proactive.data.corpora.grammar_corpus --out "$DATA" --n "$N_SENTENCES" \
+                      --train-voices mixed ;;
     fillets) $PY -m speech_proactive.data.corpora.fillets --out "$DATA" --voice cs ;;
     ding)    $PY -m speech_proactive.data.corpora.ding --out "$DATA"
              $PY -m speech_proactive.data.corpora.ding_corpus --pairs "$DATA/pairs.jsonl" --out "$DATA" ;;

@@ -18,7 +18,7 @@ def test_build_small_corpus(tmp_path):
 
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (make setup installs it)")
-    manifests = grammar_corpus.build(tmp_path, n=40, seed=3, n_workers=2)
+    manifests = grammar_corpus.build(tmp_path, n=40, seed=3, n_workers=2, train_voices="mixed")
     speech = {k: v for k, v in manifests.items() if not k.startswith("train_nonspeech")}
     n_test = len(manifests["test.en-de"])
     assert n_test > 0 and sum(len(r) for r in speech.values()) == 2 * (40 + n_test), "test sentences twice"
@@ -53,8 +53,14 @@ def test_build_small_corpus(tmp_path):
             "nonspeech-hum",
         }
     assert "hours" in corpus_build.summary(manifests)
-    again = grammar_corpus.build(tmp_path, n=40, seed=3, n_workers=2)  # resumable: same result from the cache
+    again = grammar_corpus.build(tmp_path, n=40, seed=3, n_workers=2, train_voices="mixed")  # from the cache
     assert again == manifests
+    plain = grammar_corpus.build(tmp_path / "espeak", n=40, seed=3, n_workers=2)  # the default: espeak-ng train
+    for pair in ("en-de", "de-en"):
+        assert all(u.speaker.startswith("espeak-") for u in plain[f"train.{pair}"])
+        assert [u.src_text for u in plain[f"train.{pair}"]] == [u.src_text for u in manifests[f"train.{pair}"]]
+        speakers = {re.sub(r"-s\d+-p\d+$", "", u.speaker) for u in plain[f"test_voices.{pair}"]}
+        assert speakers <= held_out, "the held-out voices test in both corpora"
 
 
 def test_voice_pools_are_disjoint_and_cover_the_mbrola_voices():

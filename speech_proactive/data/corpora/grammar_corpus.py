@@ -2,10 +2,12 @@
 directions.
 
     python -m speech_proactive.data.corpora.grammar_corpus --out data/grammar [--n 6000] [--seed 0]
+        [--train-voices espeak|mixed]
 
 Writes `{split}.{src}-{tgt}.jsonl` manifests with word end times, the target-to-source alignment and each
 target word's ideal read point:
-    train        espeak-ng variants and the MBROLA training voices (`data/voices.py`)
+    train        espeak-ng variants; with `--train-voices mixed`, half of them MBROLA training voices instead
+                 (`data/voices.py`)
     dev, test    espeak-ng variants
     test_shapes  sentence shapes no training sentence has (espeak-ng)
     test_voices  the test sentences in voices no training sentence has (MBROLA de6, de7, us3)
@@ -16,8 +18,10 @@ continues where it stopped.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 from speech_proactive.data.corpora.corpus_build import generated_corpus_main, write_manifests
@@ -40,8 +44,11 @@ def _align(s: ParallelSentence, tgt: str):
     return s.de_align if tgt == "de" else s.en_align  # for each target word: its source word indices
 
 
-def voice_for(split: str, lang: str, uid: str) -> Voice:
-    if split == "train":
+TRAIN_VOICES = ("espeak", "mixed")
+
+
+def voice_for(split: str, lang: str, uid: str, train_voices: str = "espeak") -> Voice:
+    if split == "train" and train_voices == "mixed":
         return pick_training_voice(lang, uid)
     if split == HELD_OUT_VOICES_SPLIT:
         return pick_held_out_voice(lang, uid)
@@ -58,20 +65,22 @@ def uid_of(s: ParallelSentence, src: str, split: str) -> str:
     return f"{s.id}.{src}.hv" if split == HELD_OUT_VOICES_SPLIT else f"{s.id}.{src}"
 
 
-def jobs_for(sentences: list[ParallelSentence], out: Path) -> list[SynthJob]:
+def jobs_for(sentences: list[ParallelSentence], out: Path, train_voices: str = "espeak") -> list[SynthJob]:
     jobs = []
     for s in sentences:
         for split in spoken_splits(s):
             for src, _ in DIRECTIONS:
                 uid = uid_of(s, src, split)
                 path = out / "audio" / split / f"{uid}.wav"
-                jobs.append(SynthJob(uid, _words(s, src), voice_for(split, src, uid), path))
+                jobs.append(SynthJob(uid, _words(s, src), voice_for(split, src, uid, train_voices), path))
     return jobs
 
 
-def utterance(s: ParallelSentence, src: str, tgt: str, r: SynthResult, out: Path, split: str) -> Utterance:
+def utterance(
+    s: ParallelSentence, src: str, tgt: str, r: SynthResult, out: Path, split: str, train_voices: str = "espeak"
+) -> Utterance:
     align = _align(s, tgt)
-    voice = voice_for(split, src, r.id)
+    voice = voice_for(split, src, r.id, train_voices)
     return Utterance(
         id=f"{s.id}.{src}-{tgt}" + (".hv" if split == HELD_OUT_VOICES_SPLIT else ""),
         audio=str(r.out_path.relative_to(out)),
@@ -88,15 +97,19 @@ def utterance(s: ParallelSentence, src: str, tgt: str, r: SynthResult, out: Path
     )
 
 
-def build(out: Path, n: int, seed: int = 0, n_workers: int | None = None) -> dict[str, list[Utterance]]:
+def build(
+    out: Path, n: int, seed: int = 0, n_workers: int | None = None, train_voices: str = "espeak"
+) -> dict[str, list[Utterance]]:
+    if train_voices not in TRAIN_VOICES:
+        raise ValueError(f"train_voices={train_voices!r}: choose from {TRAIN_VOICES}")
     sentences = generate(n, seed)
-    results = {r.id: r for r in synthesize_all(jobs_for(sentences, out), n_workers)}
+    results = {r.id: r for r in synthesize_all(jobs_for(sentences, out, train_voices), n_workers)}
     manifests: dict[str, list[Utterance]] = defaultdict(list)
     for s in sentences:
         for split in spoken_splits(s):
             for src, tgt in DIRECTIONS:
                 r = results[uid_of(s, src, split)]
-                manifests[f"{split}.{src}-{tgt}"].append(utterance(s, src, tgt, r, out, split))
+                manifests[f"{split}.{src}-{tgt}"].append(utterance(s, src, tgt, r, out, split, train_voices))
     for src, tgt in DIRECTIONS:
         n = len(manifests[f"train.{src}-{tgt}"]) * NONSPEECH_PERCENT // 100
         manifests[f"train_nonspeech.{src}-{tgt}"] = write_clips(out, f"nonspeech-{src}", n, src, tgt)
@@ -104,14 +117,17 @@ def build(out: Path, n: int, seed: int = 0, n_workers: int | None = None) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--train-voices", choices=TRAIN_VOICES, default="espeak")
+    known, rest = pre.parse_known_args(argv)
     return generated_corpus_main(
-        argv,
+        rest,
         "speech_proactive.data.corpora.grammar_corpus",
         __doc__,
         "data/grammar",
         6000,
         "sentences (each spoken in both languages)",
-        build,
+        partial(build, train_voices=known.train_voices),
     )
 
 
