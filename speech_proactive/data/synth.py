@@ -144,7 +144,7 @@ class Voice:
         return base if self.variant is None else f"{base}+{self.variant}"
 
 
-def _key_ints(*parts: str) -> list[int]:
+def key_ints(*parts: str) -> list[int]:
     """Stable 32-bit integers from a string (Python's hash() is salted per process)."""
     digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).digest()
     return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, len(digest), 4)]
@@ -153,7 +153,7 @@ def _key_ints(*parts: str) -> list[int]:
 def draw_voice(lang: str, key: str, names: Sequence[str], salt: str) -> Voice:
     """One of `names` (espeak-ng variants or MBROLA voices) at a speed and pitch drawn from the ranges, all a
     pure function of (salt, lang, key)."""
-    name_int, speed_int, pitch_int = _key_ints(salt, lang, key)[:3]
+    name_int, speed_int, pitch_int = key_ints(salt, lang, key)[:3]
     speed_lo, speed_hi = SPEED_WPM_RANGE
     pitch_lo, pitch_hi = PITCH_RANGE
     return Voice(

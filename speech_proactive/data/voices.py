@@ -12,7 +12,7 @@ Every pick is a pure function of (language, key): the same utterance always gets
 
 from __future__ import annotations
 
-from speech_proactive.data.synth import Voice, _key_ints, draw_voice, pick_voice
+from speech_proactive.data.synth import Voice, draw_voice, key_ints, pick_voice
 
 TRAIN_MBROLA = {"de": ("mb-de1", "mb-de2", "mb-de3", "mb-de4", "mb-de5"), "en": ("mb-us1", "mb-us2", "mb-en1")}
 HELD_OUT_MBROLA = {"de": ("mb-de6", "mb-de7"), "en": ("mb-us3",)}
@@ -22,7 +22,7 @@ MBROLA_SHARE_PERCENT = 50  # of training utterances; the rest keep espeak-ng's v
 
 def pick_training_voice(lang: str, key: str) -> Voice:
     """An MBROLA training voice for MBROLA_SHARE_PERCENT of keys, else an espeak-ng variant (`pick_voice`)."""
-    if _key_ints("share", lang, key)[0] % 100 < MBROLA_SHARE_PERCENT:
+    if key_ints("share", lang, key)[0] % 100 < MBROLA_SHARE_PERCENT:
         return draw_voice(lang, key, TRAIN_MBROLA[lang], "mbrola")
     return pick_voice(lang, key)
 

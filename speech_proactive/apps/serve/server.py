@@ -49,6 +49,14 @@ class ServeConfig:
     max_backlog_ms: float = 300_000.0
 
 
+def _parse_text(text: str) -> dict | ProtocolError:
+    """A text message parsed once, as it arrives; a malformed one becomes the error the worker will report."""
+    try:
+        return parse_json(text)
+    except ProtocolError as e:
+        return e
+
+
 SHUTDOWN = object()  # put in a connection's inbox: flush its stream and close with 1001
 
 
@@ -97,8 +105,9 @@ class Connection:
                 reason = f"server overloaded: more than {self.cfg.max_backlog_ms / 1000:g} s of audio waiting"
                 asyncio.get_running_loop().create_task(self.ws.close(CLOSE_FULL, reason))
                 return False
-        elif '"stop"' in message:
-            self.stopping = True
+        else:
+            message = _parse_text(message)
+            self.stopping = self.stopping or (isinstance(message, dict) and message["type"] == "stop")
         self.inbox.put_nowait(message)
         return True
 
@@ -129,12 +138,14 @@ class Connection:
         except ConnectionClosed:
             pass
 
-    async def _handle(self, message: str | bytes) -> bool:
+    async def _handle(self, message: dict | bytes | ProtocolError) -> bool:
         """False once the stream is over."""
         try:
+            if isinstance(message, ProtocolError):
+                raise message
             if isinstance(message, bytes):
                 return await self._audio(message)
-            request = parse_json(message)
+            request = message
             if request["type"] == "start":
                 return await self._start(request)
             if request["type"] == "stop":
