@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from speech_proactive.bench.compute import compute_efficiency
+from speech_proactive.bench.concurrent import concurrent, concurrent_table
 from speech_proactive.bench.memory import memory
 from speech_proactive.bench.models import FULL, QUICK, SIZES, Plan, bench_model
 from speech_proactive.bench.reencode import against_reencoding
@@ -58,6 +59,8 @@ def run(
     lap("train")
     result["compute"] = compute_efficiency(result["train"]["all_three"], rt)
     lap("compute")
+    result["concurrent"] = concurrent(model, rt, plan.concurrent_s)
+    lap("concurrent")
     result["targets"] = check_targets(result)
     result["meta"]["wall_s"] = wall_s
     return result
@@ -128,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override the size's encoder left context (chunks each chunk sees; 0: unbounded; "
         "default: the size's own, 31 for default as in recipes/st/default.yaml)",
     )
+    p.add_argument(
+        "--concurrent-only",
+        action="store_true",
+        help="only the concurrent-streams section: 1, 4 and 16 streams stepped alone and batched",
+    )
     p.add_argument("--json", type=Path, help="also write the results here (stable keys, for diffing commits)")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -146,8 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    result = run(args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs, args.left_context_chunks)
-    print(table(result))
+    if args.concurrent_only:
+        rt = runtime(args.device, args.dtype)
+        model = bench_model(SIZES[args.size], plan.concurrent_s + 5, rt.device)
+        result = {"schema": 1, "meta": meta(model, args.size, rt, plan, args.quick)}
+        result["concurrent"] = concurrent(model, rt, plan.concurrent_s)
+        result["targets"] = check_targets(result)
+        print("\n".join(concurrent_table(result["concurrent"])))
+    else:
+        result = run(
+            args.size, runtime(args.device, args.dtype), plan, args.quick, args.graphs, args.left_context_chunks
+        )
+        print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -78,10 +78,12 @@ class Plan:
     memory_stream_s: float
     train_steps: int  # timed steps per loss variant (median), after one warm-up step
     stride: int  # re-encoding baselines timed at every stride-th chunk (their cost depends on the index only)
+    concurrent_s: float = 10.0  # audio per stream in the concurrent-streams section
 
 
 FULL = Plan(repeats=3, warmup_s=3.0, utterances_s=(30.0, 120.0), memory_stream_s=600.0, train_steps=5, stride=1)
-QUICK = Plan(repeats=1, warmup_s=1.0, utterances_s=(30.0,), memory_stream_s=30.0, train_steps=2, stride=1)
+QUICK = Plan(repeats=1, warmup_s=1.0, utterances_s=(30.0,), memory_stream_s=30.0, train_steps=2, stride=1,
+             concurrent_s=3.0)  # fmt: skip
 
 
 def bench_model(size: BenchSize, longest_s: float, device: torch.device, seed: int = 0) -> SpeechLLM:

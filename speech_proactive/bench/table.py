@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from speech_proactive.bench.concurrent import concurrent_table
 from speech_proactive.bench.streaming import MARKS_S
 from speech_proactive.bench.training import TRAIN_VARIANTS
 
@@ -19,6 +20,8 @@ def table(r: dict) -> str:
             *_training(r["train"], r["compute"]),
             "",
             *_memory(r["memory"]),
+            "",
+            *concurrent_table(r["concurrent"]),
             "",
             *_targets(r["targets"]),
         ]

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speech_proactive.config import EncoderConfig
-from speech_proactive.model.kv_cache import GrowingKV
+from speech_proactive.model.kv_cache import GrowingKV, stack_ragged
 
 CONV_LEFT_CONTEXT = 2  # mel frames: conv2's first output needs conv1 frame -1, which needs mel frames -2..0
 
@@ -70,17 +70,25 @@ class ResidualAttentionBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(n_state, 4 * n_state), nn.GELU(), nn.Linear(4 * n_state, n_state))
         self.mlp_ln = nn.LayerNorm(n_state)
 
-    def forward(
-        self, x: Tensor, cache: LayerCache | None = None, mask: Tensor | None = None, n_keys: int = 0
-    ) -> Tensor:
-        """n_keys: with a cache, attend to only its last n_keys entries (0: all)."""
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        h = self.attn_ln(x)
+        x = x + self.attn(h, *self.attn.project_kv(h), mask)
+        return x + self.mlp(self.mlp_ln(x))
+
+    def step(self, x: Tensor, caches: list[LayerCache], n_keys: int = 0) -> Tensor:
+        """x [B, n, D]: the new frames of B streams, appended to their caches: one cache per row (the caches may
+        differ in length: the batch attends over them right-padded, under a mask), or one cache for all rows.
+        n_keys: attend to only each cache's last n_keys entries (0: all)."""
         h = self.attn_ln(x)
         k, v = self.attn.project_kv(h)
-        if cache is not None:
-            k, v = cache.append(k, v)
-            if n_keys:
-                k, v = k[:, :, -n_keys:], v[:, :, -n_keys:]
-        x = x + self.attn(h, k, v, mask)
+        rows = x.shape[0] // len(caches)
+        ks, vs = [], []
+        for b, cache in enumerate(caches):
+            kb, vb = cache.append(k[b * rows : (b + 1) * rows], v[b * rows : (b + 1) * rows])
+            ks.append(kb[:, :, -n_keys:] if n_keys else kb)
+            vs.append(vb[:, :, -n_keys:] if n_keys else vb)
+        (k, valid), (v, _) = stack_ragged(ks), stack_ragged(vs)
+        x = x + self.attn(h, k, v, valid)
         return x + self.mlp(self.mlp_ln(x))
 
 
@@ -148,24 +156,34 @@ class StreamingEncoder(nn.Module):
         return x if valid is None else x * valid[:, :, None]
 
     def step(self, mel_chunk: Tensor, state: EncoderState) -> Tensor:
-        """One chunk [B, n_mels, t <= chunk_mel_frames] -> its encoder frames [B, ceil(t / 2), D].
+        """One chunk [1, n_mels, t <= chunk_mel_frames] -> its encoder frames [1, ceil(t / 2), D].
 
         Only the last chunk of a stream may be shorter than `chunk_mel_frames`.
         """
-        if mel_chunk.shape[2] > self.cfg.chunk_mel_frames:
-            raise ValueError(f"chunk of {mel_chunk.shape[2]} mel frames > {self.cfg.chunk_mel_frames}")
-        if not state.caches:
-            state.caches = [LayerCache() for _ in self.blocks]
-        x = self._conv_chunk(self.normalize(mel_chunk), state)
-        x = x + self._positions(state.n_frames, x.shape[1])
-        state.n_frames += x.shape[1]
+        return self.step_streams(mel_chunk, [state])
+
+    def step_streams(self, mel_chunks: Tensor, states: list[EncoderState]) -> Tensor:
+        """`step` of several streams at once: row b of mel_chunks [B, n_mels, t] is the next chunk of the stream
+        whose state is states[b]. Each row's output is what `step` gives that stream alone (up to float
+        rounding): its own conv context, positions and cache."""
+        if mel_chunks.shape[2] > self.cfg.chunk_mel_frames:
+            raise ValueError(f"chunk of {mel_chunks.shape[2]} mel frames > {self.cfg.chunk_mel_frames}")
+        if len(states) not in (1, mel_chunks.shape[0]):  # one state may hold a batch of streams run in lockstep
+            raise ValueError(f"{mel_chunks.shape[0]} chunks for {len(states)} stream states")
+        n = (mel_chunks.shape[2] + 1) // 2  # conv2 has stride 2
+        positions = torch.stack([self._positions(state.n_frames, n) for state in states])  # checked before any
+        for state in states:  # state changes, so a failed batch leaves every stream as it was
+            state.caches = state.caches or [LayerCache() for _ in self.blocks]
+        x = self._conv_chunk(self.normalize(mel_chunks), states) + positions
         window = self.cfg.left_context_frames
-        for block, cache in zip(self.blocks, state.caches):
-            # a chunk sees all of itself and the cache's last `window` frames (every earlier chunk is full):
-            # no mask needed
-            x = block(x, cache=cache, n_keys=window + x.shape[1] if window else 0)
-            if window:
+        for i, block in enumerate(self.blocks):
+            # a chunk sees all of itself and its cache's last `window` frames (every earlier chunk is full)
+            caches = [state.caches[i] for state in states]
+            x = block.step(x, caches, n_keys=window + n if window else 0)
+            for cache in caches if window else ():
                 cache.keep_last(window)  # what the next chunk may see; the rest is dropped
+        for state in states:
+            state.n_frames += n
         return self.ln_post(x)
 
     def normalize(self, mel: Tensor, n_mel_frames: Tensor | None = None) -> Tensor:
@@ -212,19 +230,24 @@ class StreamingEncoder(nn.Module):
             out.append(y.reshape(b, n_full, y.shape[1], y.shape[2]).permute(0, 1, 3, 2).reshape(b, -1, y.shape[1]))
             state.mel_context = mel[:, :, n_full * c - CONV_LEFT_CONTEXT : n_full * c]
         if t > n_full * c:
-            out.append(self._conv_chunk(mel[:, :, n_full * c :], state))
+            out.append(self._conv_chunk(mel[:, :, n_full * c :], [state]))
         return torch.cat(out, dim=1)
 
-    def _conv_chunk(self, mel_chunk: Tensor, state: EncoderState) -> Tensor:
-        """Convs of one chunk with the previous chunk's last mel frames as left context; zeros on the right."""
-        b, n_mels, t = mel_chunk.shape
-        first = state.mel_context is None
-        context = mel_chunk.new_zeros(b, n_mels, CONV_LEFT_CONTEXT) if first else state.mel_context
-        x = torch.cat([context, mel_chunk], dim=2)
-        state.mel_context = x[:, :, -CONV_LEFT_CONTEXT:]
+    def _conv_chunk(self, mel_chunks: Tensor, states: list[EncoderState]) -> Tensor:
+        """Convs of one chunk per stream (row b: states[b]'s stream; a whole batch, B rows, for one state) with
+        the previous chunk's last mel frames as left context; zeros on the right."""
+        b, n_mels, t = mel_chunks.shape
+        rows = b // len(states)  # rows per state: 1, or all of them
+        firsts = [state.mel_context is None for state in states]
+        zeros = mel_chunks.new_zeros(rows, n_mels, CONV_LEFT_CONTEXT)
+        context = torch.cat([zeros if first else state.mel_context for first, state in zip(firsts, states)])
+        x = torch.cat([context, mel_chunks], dim=2)
+        for i, state in enumerate(states):
+            state.mel_context = x[i * rows : (i + 1) * rows, :, -CONV_LEFT_CONTEXT:]
         h = F.gelu(F.conv1d(F.pad(x, (0, 1)), self.conv1.weight, self.conv1.bias))  # frames -1 .. t-1
-        if first:  # conv1 frame -1 lies before the input: Whisper's conv2 padding makes it zero
-            h = torch.cat([torch.zeros_like(h[:, :, :1]), h[:, :, 1:]], dim=2)
+        if any(firsts):  # conv1 frame -1 lies before the input: Whisper's conv2 padding makes it zero
+            keep = torch.tensor([not f for f in firsts], dtype=h.dtype, device=h.device).repeat_interleave(rows)
+            h = torch.cat([h[:, :, :1] * keep[:, None, None], h[:, :, 1:]], dim=2)
         h = F.pad(h, (0, t % 2))  # odd tail: conv2's zero padding, as in Whisper
         return F.gelu(F.conv1d(h, self.conv2.weight, self.conv2.bias, stride=2)).transpose(1, 2)
 

@@ -29,7 +29,9 @@ import numpy as np
 
 from speech_proactive import audio
 from speech_proactive.config import EncoderConfig
+from speech_proactive.streaming import model_ops
 from speech_proactive.streaming.events import Event, SegmentEnded, SegmentStarted, TextUpdate
+from speech_proactive.streaming.model_ops import Steps
 from speech_proactive.streaming.session import Session
 from speech_proactive.streaming.vad import Activity, VadConfig, make_vad
 
@@ -134,18 +136,25 @@ class Segmenter:
 
     def feed(self, samples: np.ndarray, start_n: int) -> Step:
         """One block of 16 kHz mono samples starting at stream position `start_n`."""
-        self._compute_s = self._flush_s = 0.0
-        activity = self.vad(samples)
-        events = self._route(Piece(samples, start_n), activity)
-        return Step(events, activity.speech, self._compute_s * 1000, self._flush_s * 1000)
+        return model_ops.drive(self.feed_steps(samples, start_n), self.session.model)
 
     def finish(self, reason: str) -> Step:
         """End of input (or an interrupt): flush the segment in progress; trailing held silence is dropped."""
+        return model_ops.drive(self.finish_steps(reason), self.session.model)
+
+    # `feed` and `finish` as steps (model_ops.py), for a scheduler that batches many streams' model ops
+    def feed_steps(self, samples: np.ndarray, start_n: int) -> Steps[Step]:
         self._compute_s = self._flush_s = 0.0
-        events = self._end(reason) if self.segment.active else []
+        activity = self.vad(samples)
+        events = yield from self._route(Piece(samples, start_n), activity)
+        return Step(events, activity.speech, self._compute_s * 1000, self._flush_s * 1000)
+
+    def finish_steps(self, reason: str) -> Steps[Step]:
+        self._compute_s = self._flush_s = 0.0
+        events = (yield from self._end(reason)) if self.segment.active else []
         return Step(events, False, 0.0, self._flush_s * 1000)
 
-    def _route(self, piece: Piece, activity: Activity) -> list[Event]:
+    def _route(self, piece: Piece, activity: Activity) -> Steps[list[Event]]:
         seg = self.segment
         if not seg.active:
             if not activity.speech:
@@ -153,19 +162,19 @@ class Segmenter:
                 return []
             pieces = [*self.preroll, piece]
             self.preroll.clear()
-            return self._start(pieces)
+            return (yield from self._start(pieces))
         if not activity.speech:
             seg.held.append(piece)
-            return self._end("pause") if activity.silence_ms >= self.cfg.pause_ms else []
+            return (yield from self._end("pause")) if activity.silence_ms >= self.cfg.pause_ms else []
         pieces, seg.held = [*seg.held, piece], []
         if seg.n_samples + sum(len(p.samples) for p in pieces) > self._max_n:
             for p in pieces[:-1]:  # a short pause before the cut becomes the next segment's pre-roll
                 self._keep_preroll(p)
-            events = self._end("max-length")
+            events = yield from self._end("max-length")
             pieces = [*self.preroll, piece]
             self.preroll.clear()
-            return events + self._start(pieces)
-        return self._push(pieces)
+            return events + (yield from self._start(pieces))
+        return (yield from self._push(pieces))
 
     def _keep_preroll(self, piece: Piece) -> None:
         """Keep the shortest run of newest quiet blocks that covers the pre-roll."""
@@ -176,20 +185,20 @@ class Segmenter:
         while total - len(self.preroll[0].samples) >= self._preroll_n:
             total -= len(self.preroll.popleft().samples)
 
-    def _start(self, pieces: list[Piece]) -> list[Event]:
+    def _start(self, pieces: list[Piece]) -> Steps[list[Event]]:
         seg = self.segment
         seg.reset()
         seg.active, seg.index, seg.start_n = True, self.n_segments, pieces[0].start_n
         self.n_segments += 1
-        return [SegmentStarted(seg.index, audio.samples_to_ms(seg.start_n)), *self._push(pieces)]
+        return [SegmentStarted(seg.index, audio.samples_to_ms(seg.start_n)), *(yield from self._push(pieces))]
 
-    def _push(self, pieces: list[Piece]) -> list[Event]:
+    def _push(self, pieces: list[Piece]) -> Steps[list[Event]]:
         samples = np.concatenate([p.samples for p in pieces])
         self.segment.n_samples += len(samples)
         if self.session.state.done:  # the model has ended its output: it would write nothing more
             return []
         t0 = time.perf_counter()
-        self.session.push_audio(samples)
+        yield from self.session.push_audio_steps(samples)
         elapsed_s = time.perf_counter() - t0
         self._compute_s += elapsed_s
         return self._text_update(audio.samples_to_ms(pieces[-1].start_n + len(pieces[-1].samples)), elapsed_s * 1000)
@@ -209,10 +218,12 @@ class Segmenter:
             )
         ]
 
-    def _end(self, reason: str) -> list[Event]:
+    def _end(self, reason: str) -> Steps[list[Event]]:
         seg, session = self.segment, self.session
         t0 = time.perf_counter()
-        session.push_audio(np.zeros(0, np.float32), finished=True)  # flush: the unfinished last word too
+        yield from session.push_audio_steps(
+            np.zeros(0, np.float32), finished=True
+        )  # flush: the unfinished last word too
         final = session.final_text
         event = SegmentEnded(
             seg.index,

@@ -25,6 +25,8 @@ from speech_proactive.model.encoder import EncoderState
 from speech_proactive.model.frontend import MelState, MelStream
 from speech_proactive.model.llm.streaming_lm import LMOutput, LMState
 from speech_proactive.model.speech_llm import SpeechLLM
+from speech_proactive.streaming import model_ops
+from speech_proactive.streaming.model_ops import Encode, Read, ReadWrite, Steps, Write
 from speech_proactive.streaming.policies import Action, Offline, Policy, PolicyView
 
 
@@ -128,9 +130,13 @@ class Session:
     def heard_ms(self) -> float:
         return audio.samples_to_ms(self.state.mel.n_samples)
 
-    @torch.inference_mode()
     def push_audio(self, samples: np.ndarray, finished: bool = False) -> list[Emission]:
         """Feed 16 kHz mono float32 samples (any count, possibly none); `finished` marks the end of input."""
+        return model_ops.drive(self.push_audio_steps(samples, finished), self.model)
+
+    def push_audio_steps(self, samples: np.ndarray, finished: bool = False) -> Steps[list[Emission]]:
+        """`push_audio` as steps (model_ops.py): the model ops it needs are yielded, so that a scheduler can run
+        several sessions' ops as batched forwards (lockstep.py). Run it under torch.inference_mode()."""
         if self.state.source_finished:
             raise RuntimeError("push_audio after the input was finished: call reset() for a new utterance")
         t0 = time.perf_counter()
@@ -144,26 +150,26 @@ class Session:
         n = self.model.cfg.encoder.chunk_mel_frames
         while s.pending_mel.shape[2] >= n:
             chunk, s.pending_mel = s.pending_mel[:, :, :n], s.pending_mel[:, :, n:]
-            emissions += self._read_chunk(chunk, t0)
+            emissions += yield from self._read_chunk(chunk, t0)
             t0 = time.perf_counter()
         if finished:
             if s.pending_mel.shape[2] > 0:
-                self._read_source(s.pending_mel)
+                yield Read(s.lm, (yield Encode(s.pending_mel, s.encoder)))
             s.pending_mel = s.pending_mel[:, :, :0]
             s.source_finished = True
-            emissions += self._decide_and_write(t0)
+            emissions += yield from self._decide_and_write(t0)
         return emissions
 
-    def _read_chunk(self, mel_chunk: Tensor, t0: float) -> list[Emission]:
+    def _read_chunk(self, mel_chunk: Tensor, t0: float) -> Steps[list[Emission]]:
         s, policy = self.state, self.policy
-        vectors = self._source_vectors(mel_chunk)
+        vectors = yield Encode(mel_chunk, s.encoder)
         s.n_chunks_read += 1
         if policy.needs_continuation or s.done or len(s.tokens) >= self._max_tokens() or not self._feeds_pending():
-            self.model.lm.read(s.lm, vectors)
-            return self._decide_and_write(t0)
+            yield Read(s.lm, vectors)
+            return (yield from self._decide_and_write(t0))
         # the pending token is fed next thing: compute its outputs with the read, in one LLM forward
-        peek = self.model.lm.read_and_write(s.lm, vectors, s.pending_token, attentions=policy.needs_attention)
-        return self._decide_and_write(t0, peek)
+        peek = yield ReadWrite(s.lm, vectors, s.pending_token, policy.needs_attention)
+        return (yield from self._decide_and_write(t0, peek))
 
     def _feeds_pending(self) -> bool:
         """Whether the pending token is fed right after this chunk's read: always for a policy that peeks (it
@@ -171,16 +177,10 @@ class Session:
         WRITE now. It is pure, so `_decide_and_write` asking it again gets the same answer."""
         return self.policy.peeks or self.policy.decide(self._view(None)) is Action.WRITE
 
-    def _source_vectors(self, mel: Tensor) -> Tensor:
-        return self.model.adapter(self.model.encoder.step(mel, self.state.encoder))[0]
-
-    def _read_source(self, mel: Tensor) -> None:
-        self.model.lm.read(self.state.lm, self._source_vectors(mel))
-
-    def _decide_and_write(self, t0: float, peek: LMOutput | None = None) -> list[Emission]:
+    def _decide_and_write(self, t0: float, peek: LMOutput | None = None) -> Steps[list[Emission]]:
         """Write words while the policy says WRITE. `peek`: the pending token's outputs, already written."""
         s, lm, policy = self.state, self.model.lm, self.policy
-        hypothesis = self._hypothesis() if policy.needs_continuation and not s.source_finished else None
+        hypothesis = (yield from self._hypothesis()) if policy.needs_continuation and not s.source_finished else None
         new: list[int] = []
         # A policy that needs no peek is asked before any compute wherever a word boundary is known in
         # advance: at entry (a READ always ends at one) and, with token granularity, before every token.
@@ -195,7 +195,7 @@ class Session:
             if asked and policy.decide(self._view(hypothesis)) is Action.READ:
                 break
             attend = policy.needs_attention and not s.source_finished
-            out = peek if peek is not None else lm.write(s.lm, s.pending_token, attentions=attend)
+            out = peek if peek is not None else (yield Write(s.lm, s.pending_token, attend))
             peek = None
             logits = out.logits[0, -1]
             token = int(logits.argmax())
@@ -275,12 +275,12 @@ class Session:
             hidden,
         )
 
-    def _hypothesis(self) -> tuple[int, ...]:
+    def _hypothesis(self) -> Steps[tuple[int, ...]]:
         """What greedy decoding would write from here given all heard: written tokens + continuation."""
         s, lm = self.state, self.model.lm
         tokens, pending, n_fed = [], s.pending_token, 0
         while len(s.tokens) + len(tokens) < self._max_tokens():
-            token = int(lm.write(s.lm, pending).logits[0, -1].argmax())
+            token = int((yield Write(s.lm, pending, False)).logits[0, -1].argmax())
             n_fed += 1
             if token == self.model.eos_id:
                 break

@@ -62,8 +62,12 @@ def test_quick_run_writes_every_key(tmp_path, capsys, one_thread):
         "encoder_cache",
         "train",
         "compute",
+        "concurrent",
         "targets",
     }
+    rows = r["concurrent"]["rows"]
+    assert set(rows) == {"1", "4", "16"} and all(row["tokens_equal"] for row in rows.values())
+    assert rows["16"]["mean_batch"] > 1  # like ops of concurrent streams did run together
     assert {"torch", "device_name", "size", "dims", "threads", "dtype", "wall_s", "graphs"} <= set(r["meta"])
     assert r["meta"]["graphs"] is False
     ratios = {"p95_ratio_120s_vs_5s", "p50_ratio_120s_vs_5s"}

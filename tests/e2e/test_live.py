@@ -175,6 +175,10 @@ class FakeSession:
         self.state.done = len(self.calls) == self.eos_on_push
         return []
 
+    def push_audio_steps(self, samples, finished=False):  # as steps: it asks the model for nothing
+        return self.push_audio(samples, finished)
+        yield
+
     def reset(self):
         self.calls.append("reset")
         self.state = SimpleNamespace(text="", done=False, n_chunks_read=0, n_words=0)

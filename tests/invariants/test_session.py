@@ -208,8 +208,8 @@ def test_a_policy_that_writes_after_a_read_gets_one_forward(model, speech, polic
     read gets the read and its first token in one LLM forward: the same tokens as two forwards, fewer
     forwards."""
     samples = speech
-    forwards, append = [], model.lm._append
-    monkeypatch.setattr(model.lm, "_append", lambda *a, **k: forwards.append(1) or append(*a, **k))
+    forwards, append = [], model.lm._append_streams
+    monkeypatch.setattr(model.lm, "_append_streams", lambda *a, **k: forwards.append(1) or append(*a, **k))
 
     def decode() -> tuple[list[int], int]:
         forwards.clear()

@@ -1,5 +1,5 @@
 """python -m speech_proactive.serve --model BUNDLE [--host 127.0.0.1] [--port 8000] [--policy probe:q0.9]
-                                    [--max-streams 16] [--token SECRET]
+                                    [--max-streams 16] [--token SECRET] [--no-batch]
 
 Serve a bundle to many clients at once: open http://HOST:PORT/ for the page (microphone or a WAV file, words
 as they come), or stream from any WebSocket client (protocol: docs/serve.md). Ctrl-C flushes every stream's
@@ -29,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="entropy:q0.9", help="default policy; a client may name another")
     p.add_argument("--max-streams", type=int, default=16, help="concurrent streams; the next client is refused")
     p.add_argument("--token", help="refuse clients that do not send ?token=TOKEN")
+    batch_help = "step each stream alone (default: like steps of concurrent streams run as one forward)"
+    p.add_argument("--no-batch", action="store_true", help=batch_help)
     return p
 
 
@@ -37,7 +39,7 @@ async def serve_until_stopped(args: argparse.Namespace) -> int:
     from speech_proactive.apps.serve.server import ServeConfig, Server
 
     try:
-        host = ModelHost(args.model, args.policy)
+        host = ModelHost(args.model, args.policy, batch=not args.no_batch)
     except (BundleError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -41,7 +41,9 @@ class ClientResult:
     n_errors: int
     mean_lag_ms: float  # audio sent minus audio the server reported stepped, when each status arrived
     max_lag_ms: float
-    mean_compute_ms: float  # model time per 320 ms block (status events), voice gate not included
+    # model time per 320 ms block (status events), voice gate not included; with batching, the time of the
+    # lockstep round that carried the block, shared with the streams stepped in it
+    mean_compute_ms: float
     compute_ms_minute_5: float  # mean over the blocks of audio minute 5 (4-5 min; 0 for shorter streams)
     compute_ms_last_minute: float
 

@@ -177,7 +177,7 @@ class Connection:
         if self.stream is None:
             raise ProtocolError('audio before the start message: send {"type": "start", ...} first')
         stream = self.stream
-        for message in await self.host.run(stream.push, pcm_samples(frame)):
+        for message in await self.host.steps(stream.push_steps(pcm_samples(frame))):
             self.emit(message)
         return True
 
@@ -192,7 +192,7 @@ class Connection:
         """Flush the stream's last words and send its final event (once)."""
         stream, self.stream = self.stream, None
         if stream is not None:
-            for message in await self.host.run(stream.finish, reason):
+            for message in await self.host.steps(stream.finish_steps(reason)):
                 self.emit(message)
 
 

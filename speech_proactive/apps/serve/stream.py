@@ -9,7 +9,9 @@ import numpy as np
 
 from speech_proactive import audio
 from speech_proactive.apps.serve.protocol import event
+from speech_proactive.streaming import model_ops
 from speech_proactive.streaming.events import SegmentEnded, SegmentStarted, TextUpdate
+from speech_proactive.streaming.model_ops import Steps
 from speech_proactive.streaming.segmenter import Segmenter, SegmenterConfig
 from speech_proactive.streaming.session import Session
 from speech_proactive.streaming.vad import VadConfig
@@ -60,24 +62,31 @@ class Stream:
 
     def push(self, samples: np.ndarray) -> list[str]:
         """Events for the samples of one frame (none until they fill a block)."""
+        return model_ops.drive(self.push_steps(samples), self.segmenter.session.model)
+
+    def finish(self, reason: str = "end") -> list[str]:
+        """The last partial block, the flush of the segment in progress, and the final event."""
+        return model_ops.drive(self.finish_steps(reason), self.segmenter.session.model)
+
+    # `push` and `finish` as steps (model_ops.py): the scheduler runs many streams' steps in lockstep
+    def push_steps(self, samples: np.ndarray) -> Steps[list[str]]:
         out = []
         for block, start_n in self.buffer.blocks(samples):
-            step = self.segmenter.feed(block, start_n)
+            step = yield from self.segmenter.feed_steps(block, start_n)
             out += self._events(step.events)
             heard_ms = audio.samples_to_ms(start_n + len(block))
             out.append(event("status", source_ms=heard_ms, compute_ms=step.compute_ms + step.flush_ms,
                              speech=step.speech))  # fmt: skip
         return out
 
-    def finish(self, reason: str = "end") -> list[str]:
-        """The last partial block, the flush of the segment in progress, and the final event."""
+    def finish_steps(self, reason: str = "end") -> Steps[list[str]]:
         tail = self.buffer.pending
         out = []
         if len(tail):
-            step = self.segmenter.feed(tail, self.buffer.next_n)
+            step = yield from self.segmenter.feed_steps(tail, self.buffer.next_n)
             self.buffer.next_n += len(tail)
             out += self._events(step.events)
-        out += self._events(self.segmenter.finish(reason).events)
+        out += self._events((yield from self.segmenter.finish_steps(reason)).events)
         text = " ".join(t for t in self.texts if t)
         duration_ms = audio.samples_to_ms(self.buffer.next_n)
         out.append(event("final", text=text, duration_ms=duration_ms, n_words=len(text.split()),

@@ -46,27 +46,32 @@ class RopeTable:
         self.sin: Tensor | None = None
 
     def __call__(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+        batched = positions.dim() == 2  # [B, n]: one row of positions per stream of a batched step
         if getattr(self.rotary, "rope_type", "default") != "default":
-            return self.rotary(x, positions[None].to(x.device))
+            return self.rotary(x, (positions if batched else positions[None]).to(x.device))
         need = int(positions.max()) + 1  # read before the move: positions are built on the CPU, no device sync
         positions = positions.to(x.device)
         if self.cos is None or need > len(self.cos) or self.cos.dtype != x.dtype or self.cos.device != x.device:
             cos, sin = self.rotary(x, torch.arange(max(2 * need, 256), device=x.device)[None])
             self.cos, self.sin = cos[0], sin[0]
+        if batched:
+            return self.cos[positions], self.sin[positions]
         return self.cos[positions][None], self.sin[positions][None]
 
 
 def forward(
     decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tensor, sin: Tensor, cache, attentions: bool = False
 ) -> tuple[Tensor, tuple[Tensor, ...] | None]:
-    """Run `embeds` [1, n, D] through every layer, appending their keys/values to `cache` (a transformers
-    cache, or graphed_lm's static one, whose `layers[i].update(k, v)` returns the whole layer's K/V).
+    """Run `embeds` [B, n, D] through every layer, appending their keys/values to `cache` (a transformers
+    cache, graphed_lm's static one or batched_steps' view over several streams' caches, whose
+    `layers[i].update(k, v)` returns the whole layer's K/V).
 
-    allow: bool [n, n_keys] on the model's device (True = may attend), n_keys = the keys `update` returns;
-    None when every query may see every key (a streaming write always can: SDPA then skips the masking pass).
-    cos, sin: [1, n, head_dim] rotary rows of the new entries' positions (`RopeTable`).
-    Returns the last layer's hidden states [1, n, D] after the final norm, and with `attentions` the attention
-    weights of every layer [1, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
+    allow: bool [n, n_keys] (one stream) or [B, 1, n, n_keys] (a batch: each stream's keys, padded) on the
+    model's device (True = may attend), n_keys = the keys `update` returns; None when every query may see every
+    key (a streaming write always can: SDPA then skips the masking pass).
+    cos, sin: [1 or B, n, head_dim] rotary rows of the new entries' positions (`RopeTable`).
+    Returns the last layer's hidden states [B, n, D] after the final norm, and with `attentions` the attention
+    weights of every layer [B, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
     Nothing here reads a tensor's value on the host, so the same code runs under CUDA graph capture.
     """
     x, weights = embeds, []
@@ -107,7 +112,7 @@ def _attention(
             F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling, enable_gqa=groups > 1),
             None,
         )
-    return _linear(attn.o_proj, out.transpose(1, 2).reshape(1, n, -1)), w
+    return _linear(attn.o_proj, out.transpose(1, 2).reshape(x.shape[0], n, -1)), w
 
 
 def _linear(layer: nn.Module, x: Tensor) -> Tensor:
@@ -128,7 +133,7 @@ def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 def _repeat(x: Tensor, groups: int) -> Tensor:
-    """Grouped-query K/V [1, H_kv, S, d] -> one copy per query head [1, H_kv * groups, S, d]."""
+    """Grouped-query K/V [B, H_kv, S, d] -> one copy per query head [B, H_kv * groups, S, d]."""
     return x if groups == 1 else x.repeat_interleave(groups, dim=1)
 
 

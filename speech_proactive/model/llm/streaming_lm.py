@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from speech_proactive.model.kv_cache import growing_cache
-from speech_proactive.model.llm import graphed_steps, group_positions, lean_forward
+from speech_proactive.model.llm import graphed_steps, group_positions, lean_forward, stream_batch
 from speech_proactive.model.llm.group_positions import Entries
 
 
@@ -210,28 +210,43 @@ class StreamingLM(nn.Module):
 
     def read(self, state: LMState, vectors: Tensor) -> None:
         """Append source vectors [n, D]; they see the prompt and earlier source only."""
-        if len(vectors) == 0:
-            return
-        self._append(state, vectors, self._source_entries(state, len(vectors)))
-        state.n_source += len(vectors)
+        if len(vectors):
+            self.read_streams([state], vectors[None])
 
     def write(self, state: LMState, token_id: int, attentions: bool = False) -> LMOutput:
         """Append one target token, which sees everything heard so far; returns its outputs [1, 1, ...]."""
-        embeds = self.embed(torch.tensor([token_id], device=self._device()))
-        out = self._append(state, embeds, self._target_entry(state, state.n_source), attentions)
-        state.n_target += 1
-        return out
+        return self.write_streams([state], [token_id], attentions)[0]
 
     def read_and_write(self, state: LMState, vectors: Tensor, token_id: int, attentions: bool = False) -> LMOutput:
         """`read(vectors)` then `write(token_id)` in ONE forward: the peek a policy takes after every READ.
         Same outputs as the two calls (the mask decides what each entry sees, not the call it came in);
         a streaming step is bound by per-call overhead, so this saves about a third of a chunk's LLM time."""
-        n_source = state.n_source + len(vectors)
-        entries = self._source_entries(state, len(vectors)).cat(self._target_entry(state, n_source))
-        embeds = torch.cat([vectors, self.embed(torch.tensor([token_id], device=vectors.device))])
-        out = self._append(state, embeds, entries, attentions)
-        state.n_source, state.n_target = n_source, state.n_target + 1
-        return out
+        return self.read_and_write_streams([state], vectors[None], [token_id], attentions)[0]
+
+    # The same three steps for several streams in one forward (stream_batch.py): row b of `vectors` [B, n, D]
+    # and token_ids[b] belong to states[b]; each stream gets what it gets alone, up to float rounding.
+    def read_streams(self, states: list[LMState], vectors: Tensor) -> None:
+        self._append_streams(states, vectors, [self._source_entries(s, vectors.shape[1]) for s in states])
+        for state in states:
+            state.n_source += vectors.shape[1]
+
+    def write_streams(self, states: list[LMState], token_ids: list[int], attentions: bool = False) -> list[LMOutput]:
+        embeds = self.embed(torch.tensor(token_ids, device=self._device()))[:, None]
+        outs = self._append_streams(states, embeds, [self._target_entry(s, s.n_source) for s in states], attentions)
+        for state in states:
+            state.n_target += 1
+        return outs
+
+    def read_and_write_streams(
+        self, states: list[LMState], vectors: Tensor, token_ids: list[int], attentions: bool = False
+    ) -> list[LMOutput]:
+        n = vectors.shape[1]
+        entries = [self._source_entries(s, n).cat(self._target_entry(s, s.n_source + n)) for s in states]
+        tokens = self.embed(torch.tensor(token_ids, device=vectors.device))[:, None]
+        outs = self._append_streams(states, torch.cat([vectors, tokens], dim=1), entries, attentions)
+        for state in states:
+            state.n_source, state.n_target = state.n_source + n, state.n_target + 1
+        return outs
 
     @staticmethod
     def _source_entries(state: LMState, n: int) -> Entries:
@@ -260,31 +275,51 @@ class StreamingLM(nn.Module):
         return source_attention(out.attentions, state.entries.kind, -1)
 
     def _append(self, state: LMState, embeds: Tensor, entries: Entries, attentions: bool = False) -> LMOutput:
-        """Append entries to the cache; outputs of the LAST new entry only ([1, 1, ...]): no streaming call
-        needs the others, and the vocabulary head over every source vector read would be most of a READ."""
-        keys = state.entries.cat(entries)
-        last, logits, attn = self._forward_last(state, embeds[None], entries, keys, attentions)
-        state.entries = keys
-        return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
+        return self._append_streams([state], embeds[None], [entries], attentions)[0]
 
-    def _forward_last(
+    def _append_streams(
+        self, states: list[LMState], embeds: Tensor, entries: list[Entries], attentions: bool = False
+    ) -> list[LMOutput]:
+        """Append entries to each stream's cache; outputs of each stream's LAST new entry only ([1, 1, ...]): no
+        streaming call needs the others, and the vocabulary head over every source vector read would be most of
+        a READ. The lean forward takes every stream in one batch; the graphed and Hugging Face paths one by one."""
+        keys = [state.entries.cat(e) for state, e in zip(states, entries)]
+        if self.lean and self._graphs is None:
+            outs = self._lean_streams(states, embeds, entries, keys, attentions)
+        else:
+            outs = [
+                self._forward_one(s, embeds[b : b + 1], entries[b], keys[b], attentions) for b, s in enumerate(states)
+            ]
+        for state, k in zip(states, keys):
+            state.entries = k
+        return outs
+
+    def _lean_streams(
+        self, states: list[LMState], embeds: Tensor, entries: list[Entries], keys: list[Entries], attentions: bool
+    ) -> list[LMOutput]:
+        pos = torch.stack([e.positions(s.n_prefix, self.target_position_offset) for s, e in zip(states, entries)])
+        caches = [state.cache for state in states]
+        hidden, attn = stream_batch.forward_streams(
+            self.model.get_decoder(), self._rope, embeds, caches, entries, keys, pos, attentions
+        )
+        last = hidden[:, -1:]
+        logits = self.logits(last)
+        rows = [tuple(a[b : b + 1, :, -1:, : len(k)] for a in attn) if attn else None for b, k in enumerate(keys)]
+        return [LMOutput(logits[b : b + 1], last[b : b + 1], rows[b]) for b in range(len(keys))]
+
+    def _forward_one(
         self, state: LMState, embeds: Tensor, entries: Entries, keys: Entries, attentions: bool
-    ) -> tuple[Tensor, Tensor, tuple[Tensor, ...] | None]:
-        """One forward of the new entries through the static cache (graphs), the lean loop or Hugging Face's
-        decoder: the last entry's hidden state and logits, and every layer's attention rows when asked."""
-        if not self.lean:
+    ) -> LMOutput:
+        """One stream's forward through the static cache (graphs) or Hugging Face's decoder."""
+        if self._graphs is not None:
+            pos = entries.positions(state.n_prefix, self.target_position_offset)
+            allow = group_positions.allowed(entries, keys)
+            last, logits, attn = self._graphs.step(state.cache, embeds, allow, pos, attentions)
+        else:
             out = self._decoder(embeds, [entries], [keys], [state.n_prefix], state.cache, attentions)
             last = out.last_hidden_state[:, -1:]
-            return last, self.logits(last), out.attentions if attentions else None
-        pos = entries.positions(state.n_prefix, self.target_position_offset)
-        allow = group_positions.allowed(entries, keys)  # on the host: testing it costs no device sync
-        if self._graphs is not None:
-            return self._graphs.step(state.cache, embeds, allow, pos, attentions)
-        allow = None if bool(allow.all()) else allow.to(embeds.device)
-        cos, sin = self._rope(embeds, pos)
-        hidden, attn = lean_forward.forward(self.model.get_decoder(), embeds, allow, cos, sin, state.cache, attentions)
-        last = hidden[:, -1:]
-        return last, self.logits(last), attn
+            logits, attn = self.logits(last), out.attentions if attentions else None
+        return LMOutput(logits, last, tuple(a[:, :, -1:] for a in attn) if attn else None)
 
     def _device(self) -> torch.device:
         return self.model.get_input_embeddings().weight.device
