@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speech_proactive.config import EncoderConfig
-from speech_proactive.model.kv_cache import GrowingKV, stack_ragged
+from speech_proactive.model.kv_cache import GrowingKV
 
 CONV_LEFT_CONTEXT = 2  # mel frames: conv2's first output needs conv1 frame -1, which needs mel frames -2..0
 
@@ -58,6 +58,14 @@ class MultiHeadAttention(nn.Module):
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(a.transpose(1, 2).flatten(2))
 
+    def forward_streams(self, x: Tensor, ks: list[Tensor], vs: list[Tensor]) -> Tensor:
+        """x: [B, T, D], the rows of len(ks) streams in order; ks[i], vs[i]: stream i's keys and values, of its
+        own length. Projections run over the whole batch; attention one stream at a time, over its own cache
+        (copying every cache into one padded batch cost more than the attention itself on a CPU)."""
+        q = self._heads(self.query(x)).split(x.shape[0] // len(ks))
+        a = torch.cat([F.scaled_dot_product_attention(qi, k, v) for qi, k, v in zip(q, ks, vs)])
+        return self.out(a.transpose(1, 2).flatten(2))
+
     def _heads(self, x: Tensor) -> Tensor:
         return x.view(*x.shape[:2], self.n_head, -1).transpose(1, 2)
 
@@ -77,8 +85,8 @@ class ResidualAttentionBlock(nn.Module):
 
     def step(self, x: Tensor, caches: list[LayerCache], n_keys: int = 0) -> Tensor:
         """x [B, n, D]: the new frames of B streams, appended to their caches: one cache per row (the caches may
-        differ in length: the batch attends over them right-padded, under a mask), or one cache for all rows.
-        n_keys: attend to only each cache's last n_keys entries (0: all)."""
+        differ in length), or one cache for all rows. n_keys: attend to only each cache's last n_keys entries
+        (0: all)."""
         h = self.attn_ln(x)
         k, v = self.attn.project_kv(h)
         rows = x.shape[0] // len(caches)
@@ -87,8 +95,7 @@ class ResidualAttentionBlock(nn.Module):
             kb, vb = cache.append(k[b * rows : (b + 1) * rows], v[b * rows : (b + 1) * rows])
             ks.append(kb[:, :, -n_keys:] if n_keys else kb)
             vs.append(vb[:, :, -n_keys:] if n_keys else vb)
-        (k, valid), (v, _) = stack_ragged(ks), stack_ragged(vs)
-        x = x + self.attn(h, k, v, valid)
+        x = x + self.attn.forward_streams(h, ks, vs)
         return x + self.mlp(self.mlp_ln(x))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 from transformers.cache_utils import DynamicLayer
 
@@ -117,20 +116,3 @@ def growing_cache(config) -> object:
     cache = DynamicCache(config=config)
     cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
-
-
-def stack_ragged(parts: list[Tensor]) -> tuple[Tensor, Tensor | None]:
-    """Several streams' K or V ([1, H, n_b, D] each) as one batch [B, H, max n_b, D], right-padded with zeros,
-    and a bool [B, 1, 1, max n_b] mask of the real entries (None when every stream has the same length: a batch
-    of equal caches needs neither padding nor a masking pass)."""
-    lengths = [p.shape[2] for p in parts]
-    if len(parts) == 1:
-        return parts[0], None
-    if len(set(lengths)) == 1:
-        return torch.cat(parts), None
-    n_max = max(lengths)
-    out = parts[0].new_zeros(len(parts), parts[0].shape[1], n_max, parts[0].shape[3])
-    for b, p in enumerate(parts):
-        out[b, :, : p.shape[2]] = p[0]
-    valid = torch.arange(n_max, device=out.device)[None, :] < torch.tensor(lengths, device=out.device)[:, None]
-    return out, valid[:, None, None, :]

@@ -297,3 +297,21 @@ def test_audio_sent_far_ahead_of_the_model_is_refused_with_the_reason(bundle, sp
         assert stream_file(s.url(), speech[:16000], vad="off")[-1]["event"] == "final", "1 s ahead is fine"
     finally:
         s.stop()
+
+
+def test_the_documented_client_runs(server, speech, tmp_path):
+    """docs/serve.md's short client, as printed there (only its port and language pair changed for this server
+    and the test bundle), streams a 16 kHz WAV and prints the words and the final event."""
+    import soundfile as sf
+
+    code = (REPO / "docs" / "serve.md").read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.splitlines()) <= 20
+    code = code.replace("ws://127.0.0.1:8000/stream", server.url())
+    code = code.replace('"src_lang": "de", "tgt_lang": "en"', '"src_lang": "en", "tgt_lang": "de"')
+    (tmp_path / "client.py").write_text(code)
+    sf.write(tmp_path / "speech.wav", speech, audio.SAMPLE_RATE, subtype="PCM_16")
+    out = subprocess.run([sys.executable, str(tmp_path / "client.py"), str(tmp_path / "speech.wav")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    final = out.stdout.strip().splitlines()[-1]
+    assert final.startswith("{'event': 'final'") and "'n_segments': 1" in final, out.stdout

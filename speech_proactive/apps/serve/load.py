@@ -2,7 +2,7 @@
 client's audio served alone, with no errors, and the server's memory must stay flat.
 
     python -m speech_proactive.apps.serve.load --model BUNDLE --wav A.wav B.wav ... [--clients 16]
-        [--seconds 120] [--policy wait-k:3] [--src-lang en --tgt-lang de] [--json OUT.json]
+        [--seconds 120] [--policy wait-k:3] [--src-lang en --tgt-lang de] [--fast] [--no-batch] [--json OUT.json]
 
 The server runs as its own process (`python -m speech_proactive.serve --port 0`). Client k streams the files
 in turn (starting from file k), each followed by 1 s of silence, until --seconds of audio, in 100 ms frames
@@ -123,7 +123,7 @@ async def watch_memory(pid: int, samples: list[tuple[float, float]], stop: async
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "speech_proactive.serve", "--model", str(args.model), "--port", "0",
-         "--policy", args.policy, "--max-streams", str(args.clients)],
+         "--policy", args.policy, "--max-streams", str(args.clients), *(["--no-batch"] if args.no_batch else [])],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     line = proc.stdout.readline()
@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--src-lang")
     p.add_argument("--tgt-lang")
     p.add_argument("--fast", action="store_true", help="clients send as fast as the server takes it (capacity)")
+    p.add_argument("--no-batch", action="store_true", help="the server steps each stream alone (for comparison)")
     p.add_argument("--json", type=Path, help="write the summary here too")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))

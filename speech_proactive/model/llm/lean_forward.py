@@ -66,9 +66,10 @@ def forward(
     cache, graphed_lm's static one or batched_steps' view over several streams' caches, whose
     `layers[i].update(k, v)` returns the whole layer's K/V).
 
-    allow: bool [n, n_keys] (one stream) or [B, 1, n, n_keys] (a batch: each stream's keys, padded) on the
-    model's device (True = may attend), n_keys = the keys `update` returns; None when every query may see every
-    key (a streaming write always can: SDPA then skips the masking pass).
+    allow: bool [n, n_keys] on the model's device (True = may attend), n_keys = the keys `update` returns;
+    None when every query may see every key (a streaming write always can: SDPA then skips the masking pass).
+    For several streams with caches of their own (stream_batch.py: `update` returns one K/V per stream), a list
+    of such masks, one per stream, and attention weights come back as a list per layer.
     cos, sin: [1 or B, n, head_dim] rotary rows of the new entries' positions (`RopeTable`).
     Returns the last layer's hidden states [B, n, D] after the final norm, and with `attentions` the attention
     weights of every layer [B, heads, n, n_keys] (eager softmax, as Hugging Face's eager kernel computes them).
@@ -104,15 +105,22 @@ def _attention(
     v = _heads(_linear(attn.v_proj, x), attn.head_dim)
     q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
     k, v = layer_cache.update(k, v)
+    if isinstance(k, list):  # several streams, each with its own cache (stream_batch.py): one at a time
+        outs = [_attend(attn, q[b : b + 1], k[b], v[b], allow[b], want_weights) for b in range(len(k))]
+        out, w = torch.cat([o for o, _ in outs]), [w for _, w in outs] if want_weights else None
+    else:
+        out, w = _attend(attn, q, k, v, allow, want_weights)
+    return _linear(attn.o_proj, out.transpose(1, 2).reshape(x.shape[0], n, -1)), w
+
+
+def _attend(
+    attn: nn.Module, q: Tensor, k: Tensor, v: Tensor, allow: Tensor | None, want_weights: bool
+) -> tuple[Tensor, Tensor | None]:
     groups = attn.num_key_value_groups
     if want_weights:
-        out, w = _eager(q, _repeat(k, groups), _repeat(v, groups), allow, attn.scaling)
-    else:
-        out, w = (
-            F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling, enable_gqa=groups > 1),
-            None,
-        )
-    return _linear(attn.o_proj, out.transpose(1, 2).reshape(x.shape[0], n, -1)), w
+        return _eager(q, _repeat(k, groups), _repeat(v, groups), allow, attn.scaling)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allow, scale=attn.scaling, enable_gqa=groups > 1)
+    return out, None
 
 
 def _linear(layer: nn.Module, x: Tensor) -> Tensor:

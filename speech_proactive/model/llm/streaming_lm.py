@@ -304,7 +304,7 @@ class StreamingLM(nn.Module):
         )
         last = hidden[:, -1:]
         logits = self.logits(last)
-        rows = [tuple(a[b : b + 1, :, -1:, : len(k)] for a in attn) if attn else None for b, k in enumerate(keys)]
+        rows = [tuple(layer[b][:, :, -1:] for layer in attn) if attn else None for b in range(len(keys))]
         return [LMOutput(logits[b : b + 1], last[b : b + 1], rows[b]) for b in range(len(keys))]
 
     def _forward_one(
