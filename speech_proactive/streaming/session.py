@@ -7,6 +7,10 @@ last hidden state for the learned probe) given all it has heard, the pending tok
 then says READ, that entry is dropped again so that it is recomputed with the new audio. A WRITE emits
 tokens until the next one would start a new word. Re-decoding baselines (hold-n, LocalAgreement) get the
 greedy continuation, computed the same way and dropped again.
+
+Apart from the prompt at `reset` and the undo of a peek, the streaming logic does not call the model: it yields
+model operations (model_ops.py) and gets their results back, so that one stream runs them one by one (`push_audio`) and a server runs many streams'
+operations as batched forwards (lockstep.py), through the same decisions.
 """
 
 from __future__ import annotations

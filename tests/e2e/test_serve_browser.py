@@ -79,3 +79,35 @@ def test_the_page_streams_the_microphone_and_shows_the_words(tmp_path, speech):
     finally:
         driver.quit()
         server.stop()
+
+
+@needs_chromium
+def test_the_page_plays_a_file_through_the_same_path(tmp_path, speech):
+    """ "Play a file": the page decodes the chosen WAV, plays it through the same worklet and socket, and stops
+    by itself at its end; the final event covers the whole file."""
+    bundle = save_bundle(
+        tiny_model(), tmp_path / "b", meta={"tasks": [{"task": "st", "src_lang": "en", "tgt_lang": "de"}]}
+    )
+    quiet = np.zeros(audio.ms_to_samples(500), np.float32)
+    played = tmp_path / "played.wav"
+    audio.write_wav(played, np.concatenate([quiet, speech, quiet, speech, quiet]))
+    played_ms = audio.samples_to_ms(len(quiet) * 3 + len(speech) * 2)
+    silent_mic = tmp_path / "mic.wav"
+    audio.write_wav(silent_mic, np.zeros(audio.ms_to_samples(100), np.float32))
+    server = ServerThread(bundle)
+    driver = browser(silent_mic)
+    try:
+        driver.get(f"http://127.0.0.1:{server.port}/")
+        wait_for(lambda: driver.execute_script("return document.querySelectorAll('#direction option').length"), 30,
+                 "the directions from /info")  # fmt: skip
+        driver.find_element("id", "file").send_keys(str(played))  # choosing the file starts it
+        final_js = "const d = document.getElementById('transcript').dataset; return d.final !== undefined && {...d}"
+        final = wait_for(lambda: driver.execute_script(final_js), played_ms / 1000 + 60, "the final event")
+        assert int(final["segments"]) >= 1, "the gate heard the file's speech"
+        assert float(final["durationMs"]) >= 0.9 * played_ms, "the page streamed the whole file, then stopped"
+        assert driver.find_element("id", "transcript").text.strip(), "the random model writes something"
+        assert driver.find_element("id", "error").text == ""
+        assert driver.find_element("id", "start").is_enabled(), "the page is ready for the next stream"
+    finally:
+        driver.quit()
+        server.stop()
