@@ -48,10 +48,20 @@ def _window() -> torch.Tensor:
 
 def _windows_to_logmel(windows: torch.Tensor, running_max: float, cfg: FrontendConfig) -> tuple[torch.Tensor, float]:
     """[n, N_FFT] windows -> ([n_mels, n] normalised log-mel, updated running max of log10 power)."""
+    return _normalise(_log10_mel(windows, cfg), running_max, cfg)
+
+
+def _log10_mel(windows: torch.Tensor, cfg: FrontendConfig) -> torch.Tensor:
+    """[n, N_FFT] windows -> [n, n_mels] log10 mel power (each window on its own: windows of many streams may
+    go through in one call)."""
     spectrum = torch.fft.rfft(windows * _window(), dim=-1)
     power = spectrum.abs() ** 2  # [n, N_FFT // 2 + 1]
     mel = power @ _mel_filters(cfg.n_mels).T  # [n, n_mels]
-    log_spec = torch.clamp(mel, min=LOG10_FLOOR).log10()
+    return torch.clamp(mel, min=LOG10_FLOOR).log10()
+
+
+def _normalise(log_spec: torch.Tensor, running_max: float, cfg: FrontendConfig) -> tuple[torch.Tensor, float]:
+    """One stream's [n, n_mels] log10 mel -> ([n_mels, n] normalised log-mel, updated running max)."""
     frame_max = log_spec.amax(dim=1)
     # Causal version of Whisper's dynamic-range clamp: the max over frames heard so far, not the utterance.
     cum_max = torch.cummax(torch.cat([torch.tensor([running_max]), frame_max]), dim=0).values[1:]
@@ -103,15 +113,35 @@ class MelStream:
 
     def push(self, samples: np.ndarray) -> torch.Tensor:
         """Returns [n_mels, n_new] for the frames completed by these samples (possibly none)."""
-        s = self.state
-        s.buffer = np.concatenate([s.buffer, np.asarray(samples, dtype=np.float32)])
-        s.n_samples += len(samples)
-        n_new = s.n_samples // audio.HOP_LENGTH - s.n_frames
-        if n_new <= 0:
-            return _empty(self.cfg)
-        span = torch.from_numpy(s.buffer[: LEFT_PAD + n_new * audio.HOP_LENGTH].copy())
-        windows = span.unfold(0, audio.N_FFT, audio.HOP_LENGTH)
-        mel, s.running_max = _windows_to_logmel(windows, s.running_max, self.cfg)
-        s.n_frames += n_new
-        s.buffer = s.buffer[n_new * audio.HOP_LENGTH :]  # keep the LEFT_PAD samples the next frame reuses
-        return mel
+        return push_streams([self], [samples])[0]
+
+
+def push_streams(streams: list[MelStream], samples: list[np.ndarray]) -> list[torch.Tensor]:
+    """`MelStream.push` of several streams (one FFT and one filter-bank product for all their new windows); each
+    stream gets what its own push gives."""
+    windows = [_new_windows(stream.state, x) for stream, x in zip(streams, samples)]
+    if not any(len(w) for w in windows):
+        return [_empty(stream.cfg) for stream in streams]
+    log_specs = _log10_mel(torch.cat(windows), streams[0].cfg).split([len(w) for w in windows])
+    out = []
+    for stream, w, log_spec in zip(streams, windows, log_specs):
+        if len(w) == 0:
+            out.append(_empty(stream.cfg))
+            continue
+        s = stream.state
+        mel, s.running_max = _normalise(log_spec, s.running_max, stream.cfg)
+        s.n_frames += len(w)
+        s.buffer = s.buffer[len(w) * audio.HOP_LENGTH :]  # keep the LEFT_PAD samples the next frame reuses
+        out.append(mel)
+    return out
+
+
+def _new_windows(s: MelState, samples: np.ndarray) -> torch.Tensor:
+    """Take in a stream's samples; the [n_new, N_FFT] windows of the frames they complete."""
+    s.buffer = np.concatenate([s.buffer, np.asarray(samples, dtype=np.float32)])
+    s.n_samples += len(samples)
+    n_new = s.n_samples // audio.HOP_LENGTH - s.n_frames
+    if n_new <= 0:
+        return torch.zeros(0, audio.N_FFT)
+    span = torch.from_numpy(s.buffer[: LEFT_PAD + n_new * audio.HOP_LENGTH].copy())
+    return span.unfold(0, audio.N_FFT, audio.HOP_LENGTH)

@@ -1,10 +1,11 @@
 """The model steps a session asks for, as values, and the code that runs them.
 
-A session's streaming logic (session.py) is a generator: where it needs the model it yields an op (encode a
-chunk, read source vectors, write a token, or both) and gets the result sent back. `drive` runs one stream's
-generator op by op, which is what `Session.push_audio` does. lockstep.py runs many streams' generators side by
-side and hands each group of like ops to `run_batch` as one batched forward. Both paths run the same session
-code, so the decisions are the same; only the arithmetic of a batched forward may differ in float rounding.
+A session's streaming logic (session.py) is a generator: where it needs the model it yields an op (log-mel frames of
+new samples, encode a chunk, read source vectors, write a token, or both) and gets the result sent back. `drive`
+runs one stream's generator op by op, which is what `Session.push_audio` does. lockstep.py runs many streams'
+generators side by side and hands each group of like ops to `run_batch` as one batched forward. Both paths run the
+same session code, so the decisions are the same; only the arithmetic of a batched forward may differ in float
+rounding.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from speech_proactive.model.encoder import EncoderState
+from speech_proactive.model.frontend import MelStream, push_streams
 from speech_proactive.model.llm.streaming_lm import LMState
 from speech_proactive.model.speech_llm import SpeechLLM
+
+
+@dataclass(frozen=True, eq=False)
+class Mel:
+    """Pushed samples through a stream's log-mel frontend: its new frames [n_mels, n] come back."""
+
+    stream: MelStream
+    samples: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,16 +67,18 @@ class Write:
     attentions: bool
 
 
-Op = Encode | Read | ReadWrite | Write
+Op = Mel | Encode | Read | ReadWrite | Write
 T = TypeVar("T")
 Steps = Generator[Op, object, T]  # what a session's streaming methods return: ops out, their results in
 
 # The order of a chunk's ops: when groups tie in size, the earlier one runs first, so streams fall into step.
-PIPELINE_ORDER = {Encode: 0, ReadWrite: 1, Read: 1, Write: 2}
+PIPELINE_ORDER = {Mel: 0, Encode: 1, ReadWrite: 2, Read: 2, Write: 3}
 
 
 def group_key(op: Op) -> tuple:
     """Ops with the same key run as one batched forward: the same kind, the same number of new entries."""
+    if isinstance(op, Mel):
+        return (Mel,)  # any numbers of samples: the frontend takes every stream's new windows in one batch
     if isinstance(op, Encode):
         return (Encode, op.mel.shape[2])
     if isinstance(op, Read):
@@ -78,6 +91,8 @@ def group_key(op: Op) -> tuple:
 def run_batch(model: SpeechLLM, ops: list[Op]) -> list[object]:
     """The results of ops that share a `group_key`, computed in one forward (one op: what it computes alone)."""
     first = ops[0]
+    if isinstance(first, Mel):
+        return list(push_streams([op.stream for op in ops], [op.samples for op in ops]))
     if isinstance(first, Encode):
         frames = model.encoder.step_streams(torch.cat([op.mel for op in ops]), [op.state for op in ops])
         return list(model.adapter(frames))  # [n, D] per stream

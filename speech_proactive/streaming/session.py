@@ -9,8 +9,8 @@ tokens until the next one would start a new word. Re-decoding baselines (hold-n,
 greedy continuation, computed the same way and dropped again.
 
 Apart from the prompt at `reset` and the undo of a peek, the streaming logic does not call the model: it yields
-model operations (model_ops.py) and gets their results back, so that one stream runs them one by one (`push_audio`) and a server runs many streams'
-operations as batched forwards (lockstep.py), through the same decisions.
+model operations (model_ops.py) and gets their results back, so that one stream runs them one by one (`push_audio`)
+and a server runs many streams' operations as batched forwards (lockstep.py), through the same decisions.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from speech_proactive.model.frontend import MelState, MelStream
 from speech_proactive.model.llm.streaming_lm import LMOutput, LMState
 from speech_proactive.model.speech_llm import SpeechLLM
 from speech_proactive.streaming import model_ops
-from speech_proactive.streaming.model_ops import Encode, Read, ReadWrite, Steps, Write
+from speech_proactive.streaming.model_ops import Encode, Mel, Read, ReadWrite, Steps, Write
 from speech_proactive.streaming.policies import Action, Offline, Policy, PolicyView
 
 
@@ -147,7 +147,7 @@ class Session:
         samples = audio.to_float32(samples, "push_audio")  # int PCM is scaled; NaN/Inf is an error
         if samples.ndim != 1:
             raise audio.AudioError(f"push_audio: expected 16 kHz mono samples (n,), got shape {samples.shape}")
-        mel = self._mel.push(samples)[None].to(self.model.device)
+        mel = (yield Mel(self._mel, samples))[None].to(self.model.device)
         s = self.state
         s.pending_mel = mel if s.pending_mel is None else torch.cat([s.pending_mel, mel], dim=2)
         emissions = []
