@@ -8,8 +8,9 @@ The server runs as its own process (`python -m speech_proactive.serve --port 0`)
 in turn (starting from file k), each followed by 1 s of silence, until --seconds of audio, in 100 ms frames
 paced at real time, then stops. Afterwards each distinct audio is streamed once more alone, as fast as
 possible, and the transcripts are compared. The server's resident memory is read every second from /proc.
-Prints a summary; exit status 1 if a transcript differs, a client saw an error, or memory grew by more than
-10% from minute 1 to the end.
+Prints a summary; exit status 1 if a transcript differs, a client saw an error, memory grew by more than
+10% from minute 1 to the end, or (streams of 6 minutes and more) the per-block compute of the last audio minute
+is more than 20% off that of minute 5. A one-hour soak: --clients 1 --seconds 3600 --fast --no-compare.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from speech_proactive import audio
 FRAME_MS = 100  # what a browser page sends per message
 PAUSE_MS = 1000  # between files: a pause that ends a segment
 MEMORY_TOLERANCE = 0.10
+COMPUTE_TOLERANCE = 0.20  # per-block compute of the last audio minute against minute 5 (streams of 6 min and more)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ async def run(args: argparse.Namespace) -> dict:
         stop.set()
         await watcher
         distinct = min(len(files), args.clients)  # client k and k + len(files) stream the same audio
-        alone = [await stream(url, streams[k], start, k, False) for k in range(distinct)]
+        alone = [await stream(url, streams[k], start, k, False) for k in range(distinct)] if args.compare else None
     finally:
         proc.terminate()
         proc.wait(30)
@@ -160,7 +162,10 @@ async def run(args: argparse.Namespace) -> dict:
 def summary(together, alone, memory, wall_s, n_files) -> dict:
     after_1min = [m for t, m in memory if t >= 60] or [m for _, m in memory]
     growth = (memory[-1][1] - after_1min[0]) / after_1min[0]
-    mismatched = [r.client for r in together if r.text != alone[r.client % n_files].text]
+    mismatched = None if alone is None else [r.client for r in together if r.text != alone[r.client % n_files].text]
+    minute_5 = float(np.mean([r.compute_ms_minute_5 for r in together]))
+    last = float(np.mean([r.compute_ms_last_minute for r in together]))
+    compute_growth = last / minute_5 - 1 if minute_5 > 0 else None  # streams shorter than 5 min: not measured
     return {
         "clients": len(together),
         "audio_s_per_client": together[0].audio_ms / 1000,
@@ -171,13 +176,17 @@ def summary(together, alone, memory, wall_s, n_files) -> dict:
         "mean_lag_ms": round(float(np.mean([r.mean_lag_ms for r in together])), 1),
         "mean_compute_ms_per_block": round(float(np.mean([r.mean_compute_ms for r in together])), 2),
         "compute_ms_minute_5": round(float(np.mean([r.compute_ms_minute_5 for r in together])), 2),
-        "compute_ms_last_minute": round(float(np.mean([r.compute_ms_last_minute for r in together])), 2),
+        "compute_ms_last_minute": round(last, 2),
+        "compute_growth_last_vs_minute_5": None if compute_growth is None else round(compute_growth, 4),
         "real_time_streams": round(sum(r.audio_ms for r in together) / 1000 / wall_s, 2),
         "max_lag_ms": round(max(r.max_lag_ms for r in together), 1),
         "rss_mib_at_1min": round(after_1min[0], 1),
         "rss_mib_at_end": round(memory[-1][1], 1),
         "rss_growth": round(growth, 4),
-        "ok": not mismatched and not sum(r.n_errors for r in together) and growth <= MEMORY_TOLERANCE,
+        "ok": not mismatched
+        and not sum(r.n_errors for r in together)
+        and growth <= MEMORY_TOLERANCE
+        and (compute_growth is None or abs(compute_growth) <= COMPUTE_TOLERANCE),
         "results": [asdict(r) for r in together],
     }
 
@@ -193,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tgt-lang")
     p.add_argument("--fast", action="store_true", help="clients send as fast as the server takes it (capacity)")
     p.add_argument("--no-batch", action="store_true", help="the server steps each stream alone (for comparison)")
+    soak_help = "skip streaming each audio again alone (a soak run: memory and compute over time only)"
+    p.add_argument("--no-compare", dest="compare", action="store_false", help=soak_help)
     p.add_argument("--json", type=Path, help="write the summary here too")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))
