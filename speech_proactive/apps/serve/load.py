@@ -30,6 +30,9 @@ import numpy as np
 from speech_proactive import audio
 
 FRAME_MS = 100  # what a browser page sends per message
+# Sending faster than real time, a client keeps at most this much audio ahead of what the server reports stepped
+# (the server closes a client more than 5 minutes ahead: its overload bound)
+FAST_AHEAD_MS = 20_000.0
 PAUSE_MS = 1000  # between files: a pause that ends a segment
 MEMORY_TOLERANCE = 0.10
 COMPUTE_TOLERANCE = 0.20  # per-block compute of the last audio minute against minute 5 (streams of 6 min and more)
@@ -68,6 +71,7 @@ async def stream(url: str, x: np.ndarray, start: dict, k: int, real_time: bool) 
     pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
     frame = audio.ms_to_samples(FRAME_MS)
     text, n_errors, lags, sent, computes = "", 0, [], [0], []
+    stepped_ms, progress, receiving = [0.0], asyncio.Event(), [True]
     # no keepalive pings: a client sending faster than real time (the "alone" runs) backs up behind the model,
     # and a ping queued behind its own audio would time out although the server is working through it
     async with connect(url, max_size=None, ping_interval=None) as ws:
@@ -78,6 +82,9 @@ async def stream(url: str, x: np.ndarray, start: dict, k: int, real_time: bool) 
             for i in range(0, len(pcm), frame):
                 if real_time:
                     await asyncio.sleep(max(0.0, t0 + i / audio.SAMPLE_RATE - time.perf_counter()))
+                while receiving[0] and audio.samples_to_ms(i) - stepped_ms[0] > FAST_AHEAD_MS:  # as the server steps
+                    progress.clear()
+                    await progress.wait()
                 await ws.send(pcm[i : i + frame].tobytes())
                 sent[0] = i + len(pcm[i : i + frame])
             await ws.send(json.dumps({"type": "stop"}))
@@ -89,13 +96,20 @@ async def stream(url: str, x: np.ndarray, start: dict, k: int, real_time: bool) 
                 if e["event"] == "error":
                     n_errors += 1
                 elif e["event"] == "status":
+                    stepped_ms[0] = e["source_ms"]
+                    progress.set()
                     lags.append(audio.samples_to_ms(sent[0]) - e["source_ms"])
                     computes.append((e["source_ms"], e["compute_ms"]))
                 elif e["event"] == "final":
                     text = e["text"]
         except ConnectionClosed:
             n_errors += 1
-        await sender
+        receiving[0] = False
+        progress.set()
+        try:
+            await sender
+        except ConnectionClosed:  # closed by the server while sending: counted above
+            pass
     duration_ms = audio.samples_to_ms(len(x))
     return ClientResult(k, duration_ms, text, n_errors, float(np.mean(lags or [0])), float(np.max(lags or [0])),
                         mean_between(computes, 0, duration_ms), mean_between(computes, 240_000, 300_000),
