@@ -187,8 +187,9 @@ class StreamingEncoder(nn.Module):
             # a chunk sees all of itself and its cache's last `window` frames (every earlier chunk is full)
             caches = [state.caches[i] for state in states]
             x = block.step(x, caches, n_keys=window + n if window else 0)
-            for cache in caches if window else ():
-                cache.keep_last(window)  # what the next chunk may see; the rest is dropped
+            if window:
+                for cache in caches:
+                    cache.keep_last(window)  # what the next chunk may see; the rest is dropped
         for state in states:
             state.n_frames += n
         return self.ln_post(x)

@@ -94,17 +94,22 @@ def run_batch(model: SpeechLLM, ops: list[Op]) -> list[object]:
     if isinstance(first, Mel):
         return list(push_streams([op.stream for op in ops], [op.samples for op in ops]))
     if isinstance(first, Encode):
-        frames = model.encoder.step_streams(torch.cat([op.mel for op in ops]), [op.state for op in ops])
+        frames = model.encoder.step_streams(_rows([op.mel for op in ops]), [op.state for op in ops])
         return list(model.adapter(frames))  # [n, D] per stream
     lms = [op.lm for op in ops]
     if isinstance(first, Read):
-        model.lm.read_streams(lms, torch.stack([op.vectors for op in ops]))
+        model.lm.read_streams(lms, _rows([op.vectors[None] for op in ops]))
         return [None] * len(ops)
     tokens = [op.token for op in ops]
     if isinstance(first, ReadWrite):
-        vectors = torch.stack([op.vectors for op in ops])
+        vectors = _rows([op.vectors[None] for op in ops])
         return list(model.lm.read_and_write_streams(lms, vectors, tokens, first.attentions))
     return list(model.lm.write_streams(lms, tokens, first.attentions))
+
+
+def _rows(tensors: list[Tensor]) -> Tensor:
+    """One stream's tensor as it is (the per-chunk path of a single stream copies nothing), several joined."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
 def drive(steps: Steps[T], model: SpeechLLM) -> T:

@@ -158,7 +158,8 @@ class Session:
             t0 = time.perf_counter()
         if finished:
             if s.pending_mel.shape[2] > 0:
-                yield Read(s.lm, (yield Encode(s.pending_mel, s.encoder)))
+                vectors = yield Encode(s.pending_mel, s.encoder)
+                yield Read(s.lm, vectors)
             s.pending_mel = s.pending_mel[:, :, :0]
             s.source_finished = True
             emissions += yield from self._decide_and_write(t0)

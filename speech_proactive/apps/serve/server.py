@@ -145,14 +145,13 @@ class Connection:
                 raise message
             if isinstance(message, bytes):
                 return await self._audio(message)
-            request = message
-            if request["type"] == "start":
-                return await self._start(request)
-            if request["type"] == "stop":
+            if message["type"] == "start":
+                return await self._start(message)
+            if message["type"] == "stop":
                 await self.finish("end")
                 await self.close_after_sending(1000, "done")
                 return False
-            raise ProtocolError(f"unknown message type {request['type']!r} (start or stop)")
+            raise ProtocolError(f"unknown message type {message['type']!r} (start or stop)")
         except ProtocolError as e:
             self.emit(event("error", message=str(e)))
             return True

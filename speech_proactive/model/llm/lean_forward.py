@@ -63,7 +63,7 @@ def forward(
     decoder: nn.Module, embeds: Tensor, allow: Tensor | None, cos: Tensor, sin: Tensor, cache, attentions: bool = False
 ) -> tuple[Tensor, tuple[Tensor, ...] | None]:
     """Run `embeds` [B, n, D] through every layer, appending their keys/values to `cache` (a transformers
-    cache, graphed_lm's static one or batched_steps' view over several streams' caches, whose
+    cache, graphed_lm's static one or stream_batch's view over several streams' caches, whose
     `layers[i].update(k, v)` returns the whole layer's K/V).
 
     allow: bool [n, n_keys] on the model's device (True = may attend), n_keys = the keys `update` returns;

@@ -206,7 +206,8 @@ class StreamingLM(nn.Module):
         state.reset()
         state.cache = self.new_cache()
         state.n_prefix = len(prefix_ids)
-        self._append(state, self.embed(prefix_ids), Entries.group(group_positions.PREFIX, len(prefix_ids)))
+        prompt = Entries.group(group_positions.PREFIX, len(prefix_ids))
+        self._append_streams([state], self.embed(prefix_ids)[None], [prompt])
 
     def read(self, state: LMState, vectors: Tensor) -> None:
         """Append source vectors [n, D]; they see the prompt and earlier source only."""
@@ -273,9 +274,6 @@ class StreamingLM(nn.Module):
         if out.attentions is None:
             raise RuntimeError("source_attention: write(..., attentions=True) first")
         return source_attention(out.attentions, state.entries.kind, -1)
-
-    def _append(self, state: LMState, embeds: Tensor, entries: Entries, attentions: bool = False) -> LMOutput:
-        return self._append_streams([state], embeds[None], [entries], attentions)[0]
 
     def _append_streams(
         self, states: list[LMState], embeds: Tensor, entries: list[Entries], attentions: bool = False
